@@ -1,0 +1,58 @@
+/**
+ * Base class of every error this library throws or reports. `code` is stable across versions,
+ * so callers can branch on it instead of on the message.
+ */
+export class StormError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An option passed to a server, client, framer or middleware is invalid. Names the option. */
+export class InvalidOptionError extends StormError {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super('ERR_STORM_INVALID_OPTION', `Invalid option "${option}": ${message}`);
+  }
+}
+
+/** A peer sent bytes that break the framing or protocol. Closes the session with `ProtocolError`. */
+export class ProtocolViolationError extends StormError {
+  constructor(message: string) {
+    super('ERR_STORM_PROTOCOL', message);
+  }
+}
+
+/** A peer declared or sent a message larger than `maxMessageSize`. Closes the session with `MessageTooBig`. */
+export class MessageTooBigError extends StormError {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      'ERR_STORM_MESSAGE_TOO_BIG',
+      `Message of ${size} bytes exceeds maxMessageSize (${limit} bytes)`,
+    );
+  }
+}
+
+/** An operation needs a connection that is not open (client not connected, connect aborted). */
+export class NotConnectedError extends StormError {
+  constructor(message = 'Not connected') {
+    super('ERR_STORM_NOT_CONNECTED', message);
+  }
+}
+
+/** `connect()` did not complete within `connectTimeout`. */
+export class ConnectTimeoutError extends StormError {
+  constructor(timeoutMs: number, target: string) {
+    super('ERR_STORM_CONNECT_TIMEOUT', `Connecting to ${target} timed out after ${timeoutMs} ms`);
+  }
+}

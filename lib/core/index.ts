@@ -1,0 +1,59 @@
+/**
+ * The framework-free engine: TCP and WebSocket servers and clients, sessions, groups, framers,
+ * middleware and metrics. Importing `nestjs-stormsocket/core` loads no `@nestjs/*` module.
+ *
+ * @packageDocumentation
+ */
+export { ConnectionState } from './session/connection-state.js';
+export { DisconnectReason } from './session/disconnect-reason.js';
+export { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
+export { SessionKey } from './session/session-key.js';
+export type { Session, CloseOptions } from './session/session.js';
+export { SessionBase } from './session/session.js';
+export { OutgoingMessage } from './session/outgoing-message.js';
+export { SessionManager } from './session/session-manager.js';
+export { SessionGroups, type BroadcastOptions, type BroadcastExclude } from './session/session-groups.js';
+
+export type { MessageFramer, FrameDecoder, FrameWriter, FramerOptions } from './framing/message-framer.js';
+export { RawFramer } from './framing/raw-framer.js';
+export { LengthPrefixFramer } from './framing/length-prefix-framer.js';
+export { DelimiterFramer, type DelimiterFramerOptions } from './framing/delimiter-framer.js';
+
+export type { ConnectionMiddleware, MiddlewareData } from './middleware/connection-middleware.js';
+export { MiddlewarePipeline } from './middleware/middleware-pipeline.js';
+export { RateLimitMiddleware, type RateLimitOptions } from './middleware/rate-limit.middleware.js';
+
+export { ConnectionMetrics } from './metrics/connection-metrics.js';
+export { ServerMetrics } from './metrics/server-metrics.js';
+export { METER_NAME } from './metrics/instruments.js';
+
+export {
+  StormServer,
+  ListenError,
+  type ServerEvents,
+  type RejectedConnection,
+  type RejectReason,
+  type ServerCloseOptions,
+} from './server/storm-server.js';
+export { StormClient, type ClientEvents, type CommonClientOptions } from './client/storm-client.js';
+export type { ReconnectOptions } from './client/reconnect-policy.js';
+
+export { StormTcpServer, type TcpServerOptions, type TcpServerEvents } from './tcp/storm-tcp-server.js';
+export { StormTcpClient, type TcpClientOptions, type TcpClientEvents } from './tcp/storm-tcp-client.js';
+export { TcpSession } from './tcp/tcp-session.js';
+
+export type { CommonServerOptions, SocketOptions } from './options.js';
+export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_PENDING_BYTES } from './options.js';
+export type { EndPoint } from './endpoint.js';
+export { formatEndPoint } from './endpoint.js';
+export type { StormLogger } from './logger.js';
+export { defaultLogger, silentLogger } from './logger.js';
+export {
+  StormError,
+  InvalidOptionError,
+  ProtocolViolationError,
+  MessageTooBigError,
+  NotConnectedError,
+  ConnectTimeoutError,
+} from './errors.js';
+export { AsyncEventEmitter, type EventMap, type AsyncListener } from './util/async-events.js';

@@ -1,0 +1,35 @@
+/**
+ * Traffic counters of one connection. The engine updates the fields in place; treat them as read-only.
+ */
+export class ConnectionMetrics {
+  /** Application payload bytes written (after middleware, before framing). */
+  bytesSent = 0;
+  /** Bytes read from the socket, framing included. */
+  bytesReceived = 0;
+  /** Messages written. */
+  messagesSent = 0;
+  /** Messages received and handed to the application (after framing). */
+  messagesReceived = 0;
+  /** Messages discarded for this connection by the `drop` slow-consumer policy or a middleware. */
+  messagesDropped = 0;
+  /** When the connection was established, in ms since the epoch. */
+  connectedAt: number = Date.now();
+
+  /** How long the connection has been up, in ms. */
+  get uptime(): number {
+    return Date.now() - this.connectedAt;
+  }
+
+  /** A plain-object copy, for logs and JSON. */
+  toJSON(): Record<string, number> {
+    return {
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      messagesSent: this.messagesSent,
+      messagesReceived: this.messagesReceived,
+      messagesDropped: this.messagesDropped,
+      connectedAt: this.connectedAt,
+      uptime: this.uptime,
+    };
+  }
+}

@@ -1,0 +1,101 @@
+import { isPromiseLike } from '../util/async-events.js';
+import type { DisconnectReason } from '../session/disconnect-reason.js';
+import type { Session } from '../session/session.js';
+import type { ConnectionMiddleware, MiddlewareData } from './connection-middleware.js';
+
+type DataHook = (session: Session, data: Buffer) => MiddlewareData | Promise<MiddlewareData>;
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function runData(
+  hooks: readonly DataHook[],
+  start: number,
+  session: Session,
+  data: Buffer,
+): Buffer | null | Promise<Buffer | null> {
+  let current: Buffer = data;
+  for (let i = start; i < hooks.length; i++) {
+    const result = hooks[i]!(session, current);
+    if (isPromiseLike(result)) {
+      return Promise.resolve(result).then((value) =>
+        value === null || value === undefined ? null : runData(hooks, i + 1, session, toBuffer(value)),
+      );
+    }
+    if (result === null || result === undefined) return null;
+    current = toBuffer(result);
+  }
+  return current;
+}
+
+async function runSequential<T>(steps: readonly ((arg: T) => unknown)[], arg: T): Promise<void> {
+  for (const step of steps) await step(arg);
+}
+
+/**
+ * The ordered list of middleware of one server or client. Hooks are compiled into per-kind arrays
+ * when middleware is added, so a pipeline without data hooks costs one length check per message.
+ */
+export class MiddlewarePipeline {
+  private readonly items: ConnectionMiddleware[] = [];
+  private receivers: DataHook[] = [];
+  private senders: DataHook[] = [];
+
+  /** Adds middleware at the end of the pipeline. */
+  use(middleware: ConnectionMiddleware): void {
+    this.items.push(middleware);
+    this.receivers = this.items
+      .filter((m) => m.onDataReceived)
+      .map((m) => (s: Session, d: Buffer) => m.onDataReceived!(s, d));
+    this.senders = this.items
+      .filter((m) => m.onDataSending)
+      .map((m) => (s: Session, d: Buffer) => m.onDataSending!(s, d));
+  }
+
+  /** The middleware, in order. */
+  get middleware(): readonly ConnectionMiddleware[] {
+    return this.items;
+  }
+
+  /** Whether any middleware transforms incoming data. */
+  get hasReceivers(): boolean {
+    return this.receivers.length > 0;
+  }
+
+  /** Whether any middleware transforms outgoing data. */
+  get hasSenders(): boolean {
+    return this.senders.length > 0;
+  }
+
+  /** Runs `onDataReceived` hooks; synchronous unless a hook returns a promise. */
+  received(session: Session, data: Buffer): Buffer | null | Promise<Buffer | null> {
+    return runData(this.receivers, 0, session, data);
+  }
+
+  /** Runs `onDataSending` hooks; synchronous unless a hook returns a promise. */
+  sending(session: Session, data: Uint8Array): Buffer | null | Promise<Buffer | null> {
+    return runData(this.senders, 0, session, toBuffer(data));
+  }
+
+  /** Runs `onConnected` hooks in order. */
+  connected(session: Session): Promise<void> | undefined {
+    const hooks = this.items.filter((m) => m.onConnected).map((m) => (s: Session) => m.onConnected!(s));
+    return hooks.length === 0 ? undefined : runSequential(hooks, session);
+  }
+
+  /** Runs `onDisconnected` hooks in reverse order. */
+  disconnected(session: Session, reason: DisconnectReason): Promise<void> | undefined {
+    const hooks = this.items
+      .filter((m) => m.onDisconnected)
+      .reverse()
+      .map((m) => (s: Session) => m.onDisconnected!(s, reason));
+    return hooks.length === 0 ? undefined : runSequential(hooks, session);
+  }
+
+  /** Runs `onError` hooks in order. */
+  error(session: Session, error: Error): Promise<void> | undefined {
+    const hooks = this.items.filter((m) => m.onError).map((m) => (s: Session) => m.onError!(s, error));
+    return hooks.length === 0 ? undefined : runSequential(hooks, session);
+  }
+}

@@ -1,0 +1,131 @@
+import type { MeterProvider } from '@opentelemetry/api';
+import { InvalidOptionError } from './errors.js';
+import { defaultLogger, type StormLogger } from './logger.js';
+import type { SessionGroups } from './session/session-groups.js';
+import { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
+
+/** Socket tuning shared by servers and clients. */
+export interface SocketOptions {
+  /** Disables Nagle's algorithm (default `true`: lower latency for small messages). */
+  noDelay?: boolean;
+  /** Enables TCP keep-alive probes (default `false`). */
+  keepAlive?: boolean;
+  /** Delay before the first keep-alive probe, in ms (default 0: the OS default). */
+  keepAliveInitialDelay?: number;
+  /** Pending send bytes above which a session is backpressured and the slow-consumer policy applies (default 1 MiB). */
+  maxPendingSendBytes?: number;
+  /** Received bytes waiting for a busy handler above which reading pauses (default 1 MiB). */
+  maxPendingReceiveBytes?: number;
+}
+
+/** Options every server has, TCP and WebSocket alike. */
+export interface CommonServerOptions {
+  /** Interface to bind (default: all interfaces, as `net.Server.listen`). */
+  host?: string;
+  /** Port to bind; `0` picks a free one (read it back from `server.port`). */
+  port?: number;
+  /** Pending-connection queue length of `listen()`. */
+  backlog?: number;
+  /** Bind to IPv6 only when `host` is `::`. */
+  ipv6Only?: boolean;
+  /** Sessions plus handshakes in progress above which new connections are closed at once (default: unlimited). */
+  maxConnections?: number;
+  /** What sends do to a backpressured session (default `wait`). */
+  slowConsumerPolicy?: SlowConsumerPolicy;
+  /** Largest message accepted, in bytes (default 4 MiB); also the default of the framer's limit. */
+  maxMessageSize?: number;
+  /** Socket tuning and send/receive limits. */
+  socket?: SocketOptions;
+  /** Closes sessions that receive no application data for this long, in ms (`IdleTimeout`; default 0: off). */
+  idleTimeout?: number;
+  /** Time `close()` waits for handlers to finish and replies to flush before dropping sessions, in ms (default 10000). */
+  shutdownTimeout?: number;
+  /** Time a graceful `session.close()` may take to flush before the socket is dropped, in ms (default 5000). */
+  closeTimeout?: number;
+  /** Where the engine logs (default: warnings and errors to the console). */
+  logger?: StormLogger;
+  /** A name for logs and the `stormsocket.server` metric attribute. */
+  name?: string;
+  /** A group registry to share with other servers (default: one per server). */
+  groups?: SessionGroups;
+  /** OpenTelemetry meter provider (default: the global one when `listen()` runs). */
+  meterProvider?: MeterProvider;
+}
+
+/** @internal Options after defaults and validation. */
+export interface ResolvedServerOptions {
+  readonly maxConnections: number;
+  readonly slowConsumerPolicy: SlowConsumerPolicy;
+  readonly maxMessageSize: number;
+  readonly noDelay: boolean;
+  readonly keepAlive: boolean;
+  readonly keepAliveInitialDelay: number;
+  readonly maxPendingSendBytes: number;
+  readonly maxPendingReceiveBytes: number;
+  readonly idleTimeout: number;
+  readonly shutdownTimeout: number;
+  readonly closeTimeout: number;
+  readonly logger: StormLogger;
+}
+
+/** Default `maxMessageSize`: 4 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
+/** Default `socket.maxPendingSendBytes` and `maxPendingReceiveBytes`: 1 MiB. */
+export const DEFAULT_MAX_PENDING_BYTES = 1024 * 1024;
+
+/** @internal Validates a whole-number option within bounds; `undefined` takes the default. */
+export function intOption(name: string, value: unknown, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new InvalidOptionError(name, `expected a whole number ${range}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** @internal Validates a boolean option. */
+export function boolOption(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidOptionError(name, `expected true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** @internal Validates a value against a fixed set. */
+export function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) {
+    throw new InvalidOptionError(name, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+/** @internal Validates a port (or leaves it undefined). */
+export function portOption(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  return intOption(name, value, 0, 0, 65535);
+}
+
+/** @internal Validates and fills in the options every server shares. */
+export function resolveServerOptions(options: CommonServerOptions): ResolvedServerOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options', 'expected an options object');
+  }
+  portOption('port', options.port);
+  intOption('backlog', options.backlog, 511, 0);
+  const socket = options.socket ?? {};
+  if (typeof socket !== 'object') throw new InvalidOptionError('socket', 'expected an object');
+  return {
+    maxConnections: intOption('maxConnections', options.maxConnections, Number.MAX_SAFE_INTEGER, 1),
+    slowConsumerPolicy: oneOf('slowConsumerPolicy', options.slowConsumerPolicy, Object.values(SlowConsumerPolicy), SlowConsumerPolicy.Wait),
+    maxMessageSize: intOption('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1),
+    noDelay: boolOption('socket.noDelay', socket.noDelay, true),
+    keepAlive: boolOption('socket.keepAlive', socket.keepAlive, false),
+    keepAliveInitialDelay: intOption('socket.keepAliveInitialDelay', socket.keepAliveInitialDelay, 0),
+    maxPendingSendBytes: intOption('socket.maxPendingSendBytes', socket.maxPendingSendBytes, DEFAULT_MAX_PENDING_BYTES, 1),
+    maxPendingReceiveBytes: intOption('socket.maxPendingReceiveBytes', socket.maxPendingReceiveBytes, DEFAULT_MAX_PENDING_BYTES, 1),
+    idleTimeout: intOption('idleTimeout', options.idleTimeout, 0),
+    shutdownTimeout: intOption('shutdownTimeout', options.shutdownTimeout, 10_000),
+    closeTimeout: intOption('closeTimeout', options.closeTimeout, 5_000),
+    logger: options.logger ?? defaultLogger,
+  };
+}

@@ -1,0 +1,351 @@
+import type { Server as NetServer, Socket } from 'node:net';
+import { formatEndPoint, remoteEndPointOf, type EndPoint } from '../endpoint.js';
+import { StormError } from '../errors.js';
+import type { StormLogger } from '../logger.js';
+import type { ConnectionMiddleware } from '../middleware/connection-middleware.js';
+import { MiddlewarePipeline } from '../middleware/middleware-pipeline.js';
+import { ServerMetrics } from '../metrics/server-metrics.js';
+import { resolveServerOptions, type CommonServerOptions, type ResolvedServerOptions } from '../options.js';
+import { ConnectionState } from '../session/connection-state.js';
+import { DisconnectReason } from '../session/disconnect-reason.js';
+import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
+import { SessionManager } from '../session/session-manager.js';
+import type { SessionBase, SessionHost } from '../session/session.js';
+import type { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
+import { AsyncEventEmitter } from '../util/async-events.js';
+
+/** Why a connection was closed before it became a session. */
+export type RejectReason =
+  | typeof DisconnectReason.HandshakeTimeout
+  | typeof DisconnectReason.ProtocolError
+  | typeof DisconnectReason.TransportError
+  | 'MaxConnections'
+  | 'Forbidden'
+  | 'Rejected'
+  | 'ShuttingDown';
+
+/** A connection that never became a session, as reported by the `rejected` event. */
+export interface RejectedConnection {
+  readonly reason: RejectReason;
+  readonly remoteEndPoint?: EndPoint;
+  /** HTTP status sent, for WebSocket handshakes that got a response. */
+  readonly status?: number;
+  /** Details, e.g. the TLS error or the application's rejection text. */
+  readonly message?: string;
+}
+
+/** Events every server emits; listeners may be async. */
+export type ServerEvents<S> = {
+  /** A session is open (after `onConnected` middleware). */
+  connected: [session: S];
+  /** A session closed; `reason` equals `session.disconnectReason`. */
+  disconnected: [session: S, reason: DisconnectReason];
+  /** A handler, hook or socket of a session failed; `session` is undefined for server-level errors. */
+  error: [session: S | undefined, error: Error];
+  /** A connection was closed before it became a session. */
+  rejected: [info: RejectedConnection];
+  /** The server accepts connections. */
+  listening: [];
+  /** The server has closed. */
+  close: [];
+};
+
+/** Options of {@link StormServer.close}. */
+export interface ServerCloseOptions {
+  /** Overrides the server's `shutdownTimeout` for this call, in ms. */
+  timeout?: number;
+}
+
+/** Failure to bind: names the address and the cause. */
+export class ListenError extends StormError {
+  constructor(target: string, cause: NodeJS.ErrnoException) {
+    super('ERR_STORM_LISTEN', `Cannot listen on ${target}: ${cause.code ?? cause.message}`, { cause });
+  }
+}
+
+/**
+ * What TCP and WebSocket servers share: sessions, groups, metrics, middleware, events, idle
+ * checks and graceful shutdown. Transport specifics live in the subclasses.
+ */
+export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>>
+  extends AsyncEventEmitter<E>
+  implements SessionHost
+{
+  /** The open sessions of this server. */
+  readonly sessions = new SessionManager<S>();
+  /** Named groups; shared with other servers when the `groups` option is given. */
+  readonly groups: SessionGroups;
+  /** Server-wide counters, exported to OpenTelemetry. */
+  readonly metrics: ServerMetrics;
+  /** @internal */
+  readonly middleware = new MiddlewarePipeline();
+  /** @internal */
+  protected readonly config: ResolvedServerOptions;
+  protected readonly logger: StormLogger;
+  /** Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
+  protected readonly handshaking = new Set<Socket>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private listeningNow = false;
+  private readonly closingSessions = new Set<Promise<void>>();
+
+  protected constructor(
+    private readonly common: CommonServerOptions,
+    transport: 'tcp' | 'ws',
+  ) {
+    super((event, error, args) => this.listenerFailed(event, error, args));
+    this.config = resolveServerOptions(common);
+    this.logger = this.config.logger;
+    this.groups = common.groups ?? new SessionGroups();
+    const attributes: Record<string, string> = { 'stormsocket.transport': transport };
+    if (common.name !== undefined) attributes['stormsocket.server'] = common.name;
+    this.metrics = new ServerMetrics(attributes);
+  }
+
+  /** @internal */
+  readonly localCloseReason = DisconnectReason.ClosedByServer;
+  /** @internal */
+  get serverMetrics(): ServerMetrics {
+    return this.metrics;
+  }
+  /** @internal */
+  get slowConsumerPolicy(): SlowConsumerPolicy {
+    return this.config.slowConsumerPolicy;
+  }
+  /** @internal */
+  get maxPendingSendBytes(): number {
+    return this.config.maxPendingSendBytes;
+  }
+  /** @internal */
+  get maxPendingReceiveBytes(): number {
+    return this.config.maxPendingReceiveBytes;
+  }
+
+  /** Whether the server accepts connections. */
+  get listening(): boolean {
+    return this.listeningNow;
+  }
+
+  /** The bound TCP port (useful with `port: 0`), or `undefined` for Unix sockets and before `listen()`. */
+  get port(): number | undefined {
+    const address = this.netServer?.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
+  }
+
+  /** The listener, once `listen()` has created it. */
+  protected abstract get netServer(): NetServer | undefined;
+
+  /** Adds connection middleware; hooks run in the order added (`onDisconnected` in reverse). */
+  useMiddleware(middleware: ConnectionMiddleware): this {
+    this.middleware.use(middleware);
+    return this;
+  }
+
+  /** Sends a message to every session; a string goes out as text (WS) or UTF-8 bytes (TCP). */
+  broadcast(data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
+    return this.sessions.broadcast(data, options);
+  }
+
+  /** Binds a listener and resolves once connections are accepted. */
+  protected async bind(server: NetServer, target: { host?: string; port?: number; path?: string }): Promise<void> {
+    const where =
+      target.path !== undefined ? `unix:${target.path}` : `${target.host ?? '0.0.0.0'}:${target.port ?? 0}`;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => reject(new ListenError(where, error));
+      server.once('error', onError);
+      const done = (): void => {
+        server.off('error', onError);
+        resolve();
+      };
+      if (target.path !== undefined) server.listen({ path: target.path, backlog: this.common.backlog }, done);
+      else
+        server.listen(
+          { host: target.host, port: target.port ?? 0, backlog: this.common.backlog, ipv6Only: this.common.ipv6Only },
+          done,
+        );
+    });
+    server.on('error', (error) => this.reportError(undefined, error));
+    this.listeningNow = true;
+    this.metrics.attach(this.common.meterProvider);
+    this.startIdleChecks();
+    this.logger.log(`${this.constructor.name} listening on ${where}`);
+    void this.fire('listening');
+  }
+
+  /** Whether another connection may start its handshake; counts sessions plus handshakes. */
+  protected admitConnection(socket: Socket): boolean {
+    if (this.closing !== undefined) {
+      this.rejectSocket(socket, 'ShuttingDown');
+      return false;
+    }
+    if (this.sessions.count + this.handshaking.size >= this.config.maxConnections) {
+      this.rejectSocket(socket, 'MaxConnections');
+      return false;
+    }
+    return true;
+  }
+
+  /** Drops a connection that will not become a session and reports it. */
+  protected rejectSocket(socket: Socket, reason: RejectReason, extra?: { status?: number; message?: string }): void {
+    const remoteEndPoint = remoteEndPointOf(socket);
+    this.handshaking.delete(socket);
+    socket.destroy();
+    this.metrics.rejectedConnections++;
+    this.reportRejected({ reason, remoteEndPoint, ...extra });
+  }
+
+  /** Reports a connection that never became a session. */
+  protected reportRejected(info: RejectedConnection): void {
+    this.logger.debug?.(`Rejected ${formatEndPoint(info.remoteEndPoint)}: ${info.reason}`);
+    void this.fire('rejected', info);
+  }
+
+  /** Registers a session and starts it. */
+  protected addSession(session: S): void {
+    this.sessions.add(session);
+    this.metrics.totalConnections++;
+    this.metrics.activeConnections++;
+  }
+
+  /** @internal */
+  sessionOpened(session: SessionBase): Promise<void> | undefined {
+    const s = session as S;
+    const hooks = this.middleware.connected(s);
+    if (hooks === undefined) return this.fire('connected', s);
+    return hooks.then(
+      () => this.fire('connected', s),
+      (error: unknown) => this.sessionError(s, error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  /** @internal */
+  abstract sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined;
+
+  /** @internal */
+  sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined {
+    const s = session as S;
+    this.metrics.activeConnections--;
+    this.metrics.recordConnectionDuration(Date.now() - s.metrics.connectedAt);
+    const hooks = this.middleware.disconnected(s, reason);
+    const done =
+      hooks === undefined
+        ? this.fire('disconnected', s, reason)
+        : hooks
+            .catch((error: unknown) => this.sessionError(s, error instanceof Error ? error : new Error(String(error))))
+            .then(() => this.fire('disconnected', s, reason));
+    if (done === undefined) {
+      this.forget(s);
+      return undefined;
+    }
+    const tracked = done.then(() => this.forget(s));
+    this.closingSessions.add(tracked);
+    void tracked.then(() => this.closingSessions.delete(tracked));
+    return tracked;
+  }
+
+  /** Removes a closed session from the manager and from every group. */
+  private forget(session: S): void {
+    this.sessions.delete(session);
+    this.groups.removeFromAll(session);
+  }
+
+  /** Emits an event with loosely typed arguments (the subclasses' event maps are generic here). */
+  protected fire(event: keyof ServerEvents<S>, ...args: unknown[]): Promise<void> | undefined {
+    return (this.emit as (event: string, ...args: unknown[]) => Promise<void> | undefined)(event, ...args);
+  }
+
+  /** @internal */
+  sessionError(session: SessionBase, error: Error): void {
+    this.reportError(session as S, error);
+  }
+
+  /** Counts an error and hands it to middleware and `error` listeners (or the logger when there are none). */
+  protected reportError(session: S | undefined, error: Error): void {
+    this.metrics.errorCount++;
+    if (session !== undefined) {
+      const hooks = this.middleware.error(session, error);
+      if (hooks !== undefined) hooks.catch((e: unknown) => this.logger.error(`onError middleware failed: ${String(e)}`));
+    }
+    if (this.hasListeners('error')) void this.fire('error', session, error);
+    else this.logger.error(`Session ${session?.id ?? '-'}: ${error.message}`);
+  }
+
+  private listenerFailed(event: keyof E, error: unknown, args: unknown[]): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (event === 'error' || event === 'rejected' || event === 'listening' || event === 'close') {
+      this.logger.error(`A '${String(event)}' listener failed: ${err.message}`);
+      return;
+    }
+    this.reportError(args[0] as S, err);
+  }
+
+  private startIdleChecks(): void {
+    const idle = this.config.idleTimeout;
+    if (idle <= 0 || this.idleTimer !== undefined) return;
+    const every = Math.max(10, Math.min(1000, Math.floor(idle / 4)));
+    this.idleTimer = setInterval(() => {
+      const cutoff = Date.now() - idle;
+      for (const session of this.sessions) {
+        if (session.state === ConnectionState.Connected && session.lastReceiveAt <= cutoff && !session.isDispatching) {
+          void session.terminate(DisconnectReason.IdleTimeout);
+        }
+      }
+    }, every);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, lets running handlers finish and queued messages be
+   * handled, flushes replies, then closes every session with `GoingAway` (WS 1001). Sessions still
+   * open after `shutdownTimeout` are dropped. Resolves once everything is closed.
+   */
+  close(options: ServerCloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.timeout ?? this.config.shutdownTimeout);
+    return this.closing;
+  }
+
+  /** Same as {@link close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async shutdown(timeout: number): Promise<void> {
+    const server = this.netServer;
+    const stopped = server?.listening
+      ? new Promise<void>((resolve) => server.close(() => resolve()))
+      : Promise.resolve();
+    this.listeningNow = false;
+    for (const socket of this.handshaking) this.rejectSocket(socket, 'ShuttingDown');
+    await this.closeTransport();
+    const sessions = this.sessions.all;
+    const deadline = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeout);
+      timer.unref();
+    });
+    const graceful = Promise.all(
+      sessions.map(async (s) => {
+        await s.quiesce();
+        await this.goAway(s);
+      }),
+    );
+    await Promise.race([graceful, deadline]);
+    for (const s of sessions) s.destroy(DisconnectReason.GoingAway);
+    await Promise.race([Promise.all(sessions.map((s) => s.closed)), deadline]);
+    await Promise.race([Promise.all([...this.closingSessions]), deadline]);
+    if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
+    this.idleTimer = undefined;
+    await stopped;
+    this.metrics.detach();
+    void this.fire('close');
+  }
+
+  /** Closes one session for shutdown (WS sends 1001). */
+  protected goAway(session: S): Promise<void> {
+    return session.terminate(DisconnectReason.GoingAway);
+  }
+
+  /** Transport hook run at the start of shutdown (e.g. stop the WebSocket upgrade handler). */
+  protected closeTransport(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,104 @@
+import type { Socket } from 'node:net';
+import type { FrameWriter } from '../framing/message-framer.js';
+
+/** Payloads at least this large are handed to the socket as they are instead of being copied into the batch. */
+const COPY_LIMIT = 16 * 1024;
+const MIN_BATCH = 4 * 1024;
+const MAX_BATCH = 256 * 1024;
+
+/**
+ * @internal Collects the frames written during one event-loop turn and hands them to the socket
+ * in one write: small pieces are copied into a batch buffer, large ones passed by reference.
+ */
+export class OutboundBatch implements FrameWriter {
+  private batch: Buffer | undefined;
+  private used = 0;
+  private chunks: Buffer[] = [];
+  private chunkBytes = 0;
+  private scheduled = false;
+  private nextBatchSize = MIN_BATCH;
+  private readonly flushNow = (): void => this.flush();
+
+  constructor(private readonly socket: Socket) {}
+
+  /** Bytes written here but not yet handed to the socket. */
+  get pendingBytes(): number {
+    return this.used + this.chunkBytes;
+  }
+
+  write(bytes: Uint8Array): void {
+    const length = bytes.length;
+    if (length >= COPY_LIMIT) {
+      this.seal();
+      this.chunks.push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, length));
+      this.chunkBytes += length;
+    } else if (length > 0) {
+      const batch = this.reserve(length);
+      batch.set(bytes, this.used);
+      this.used += length;
+    }
+    this.schedule();
+  }
+
+  writeUInt32BE(value: number): void {
+    const batch = this.reserve(4);
+    batch.writeUInt32BE(value, this.used);
+    this.used += 4;
+    this.schedule();
+  }
+
+  /** Hands everything collected to the socket now. */
+  flush(): void {
+    this.scheduled = false;
+    const batched = this.used;
+    this.seal();
+    const chunks = this.chunks;
+    if (chunks.length === 0) return;
+    this.chunks = [];
+    this.chunkBytes = 0;
+    // Size the next batch after this one, so steady traffic needs one allocation per turn.
+    this.nextBatchSize = Math.min(MAX_BATCH, Math.max(MIN_BATCH, batched));
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (chunks.length === 1) {
+      socket.write(chunks[0]!);
+      return;
+    }
+    socket.cork();
+    for (const chunk of chunks) socket.write(chunk);
+    socket.uncork();
+  }
+
+  /** Forgets everything not yet flushed (the socket is gone). */
+  discard(): void {
+    this.chunks = [];
+    this.chunkBytes = 0;
+    this.batch = undefined;
+    this.used = 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(this.flushNow);
+  }
+
+  private reserve(length: number): Buffer {
+    const batch = this.batch;
+    if (batch !== undefined && this.used + length <= batch.length) return batch;
+    this.seal();
+    const fresh = Buffer.allocUnsafe(Math.max(this.nextBatchSize, length));
+    this.batch = fresh;
+    return fresh;
+  }
+
+  private seal(): void {
+    if (this.batch === undefined) return;
+    if (this.used > 0) {
+      this.chunks.push(this.batch.subarray(0, this.used));
+      this.chunkBytes += this.used;
+    }
+    this.batch = undefined;
+    this.used = 0;
+  }
+}

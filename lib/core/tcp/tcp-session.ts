@@ -1,0 +1,136 @@
+import type { Socket } from 'node:net';
+import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
+import { MessageTooBigError } from '../errors.js';
+import type { FrameDecoder, MessageFramer } from '../framing/message-framer.js';
+import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
+import { ConnectionState } from '../session/connection-state.js';
+import { DisconnectReason } from '../session/disconnect-reason.js';
+import { SessionBase, type CloseOptions, type SessionHost } from '../session/session.js';
+import { OutboundBatch } from './outbound-batch.js';
+
+/** How long a connection closed for bad input may take to flush before it is dropped, in ms. */
+const BAD_INPUT_LINGER = 1000;
+
+/** @internal Transport settings of a TCP session. */
+export interface TcpSessionOptions {
+  readonly framer: MessageFramer;
+  readonly maxMessageSize: number;
+  /** Time a graceful close may take to flush before the socket is destroyed, in ms. */
+  readonly closeTimeout: number;
+  /** Unix socket path the session came in on, for `remoteEndPoint`. */
+  readonly unixPath?: string;
+  /** The reason recorded when the peer ends the connection: `ClosedByClient` on servers, `ClosedByServer` on clients. */
+  readonly peerClosedReason: DisconnectReason;
+}
+
+/**
+ * A TCP (or TLS) session. Outgoing messages are framed into a write batch and flushed once per
+ * event-loop turn, so a burst of small replies costs one system call.
+ *
+ * Incoming messages may be views into the chunk read from the socket: copy one before keeping it
+ * past the handler if you care about memory.
+ */
+export class TcpSession extends SessionBase {
+  readonly remoteEndPoint: EndPoint | undefined;
+  private readonly decoder: FrameDecoder;
+  private readonly out: OutboundBatch;
+  private peerEnded = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private readonly onFrame = (message: Buffer): void => this.receive(message, false);
+
+  /** @internal */
+  constructor(
+    /** The underlying socket (a `tls.TLSSocket` on TLS servers), for what the session API does not cover. */
+    readonly socket: Socket,
+    host: SessionHost,
+    private readonly options: TcpSessionOptions,
+    metrics?: ConnectionMetrics,
+  ) {
+    super(host, metrics);
+    this.remoteEndPoint = remoteEndPointOf(socket, options.unixPath);
+    this.decoder = options.framer.createDecoder(options.maxMessageSize);
+    this.out = new OutboundBatch(socket);
+  }
+
+  get pendingSendBytes(): number {
+    return this.socket.writableLength + this.out.pendingBytes;
+  }
+
+  /** @internal Wires the socket and opens the session. */
+  start(): void {
+    const socket = this.socket;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => this.onSocketError());
+    socket.on('close', (hadError: boolean) => this.onClose(hadError));
+    socket.on('drain', () => this.drained());
+    this.open();
+  }
+
+  protected writeMessage(data: Buffer): void {
+    this.options.framer.encode(data, this.out);
+  }
+
+  private onData(chunk: Buffer): void {
+    const length = chunk.length;
+    this.metrics.bytesReceived += length;
+    const server = this.host.serverMetrics;
+    if (server !== undefined) server.bytesReceivedTotal += length;
+    this.lastReceiveAt = Date.now();
+    if (this.state !== ConnectionState.Connected) return;
+    try {
+      this.decoder.push(chunk, this.onFrame);
+    } catch (error) {
+      this.badInput(error);
+    }
+  }
+
+  private badInput(error: unknown): void {
+    const reason = error instanceof MessageTooBigError ? DisconnectReason.MessageTooBig : DisconnectReason.ProtocolError;
+    this.reportError(error);
+    this.socket.pause();
+    void this.terminate(reason);
+    this.armLinger(BAD_INPUT_LINGER);
+  }
+
+  private onEnd(): void {
+    this.peerEnded = true;
+    if (this.state !== ConnectionState.Connected) return;
+    // The peer finished sending: handle what it sent, flush the replies, then close our side.
+    void this.quiesce().then(() => this.terminate(this.options.peerClosedReason));
+  }
+
+  private onSocketError(): void {
+    // 'close' follows with hadError = true; the reason is decided there.
+  }
+
+  private onClose(hadError: boolean): void {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    this.out.discard();
+    this.transportClosed(hadError || !this.peerEnded ? DisconnectReason.TransportError : this.options.peerClosedReason);
+  }
+
+  private armLinger(ms: number): void {
+    if (this.lingerTimer !== undefined) return;
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), ms);
+  }
+
+  protected closeTransport(_options: CloseOptions): void {
+    this.out.flush();
+    this.socket.end();
+    this.armLinger(this.options.closeTimeout);
+  }
+
+  protected destroyTransport(): void {
+    this.socket.destroy();
+  }
+
+  protected pauseReading(): void {
+    this.socket.pause();
+  }
+
+  protected resumeReading(): void {
+    this.socket.resume();
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * nestjs-stormsocket: fast TCP and WebSocket servers and clients for NestJS.
+ *
+ * @packageDocumentation
+ */
+export * from './core/index.js';
