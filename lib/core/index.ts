@@ -57,3 +57,4 @@ export {
   ConnectTimeoutError,
 } from './errors.js';
 export { AsyncEventEmitter, type EventMap, type AsyncListener } from './util/async-events.js';
+export * from './ws/index.js';

@@ -86,7 +86,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   protected readonly handshaking = new Set<Socket>();
   private idleTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
-  private listeningNow = false;
+  protected listeningNow = false;
   private readonly closingSessions = new Set<Promise<void>>();
 
   protected constructor(
@@ -250,7 +250,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   /** Emits an event with loosely typed arguments (the subclasses' event maps are generic here). */
-  protected fire(event: keyof ServerEvents<S>, ...args: unknown[]): Promise<void> | undefined {
+  protected fire(event: keyof E & string, ...args: unknown[]): Promise<void> | undefined {
     return (this.emit as (event: string, ...args: unknown[]) => Promise<void> | undefined)(event, ...args);
   }
 

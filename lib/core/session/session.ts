@@ -129,7 +129,7 @@ export abstract class SessionBase implements Session {
   lastReceiveAt = Date.now();
 
   /** Set by the first close request; wins over whatever the transport reports later. */
-  private closeReason: DisconnectReason | undefined;
+  protected pendingReason: DisconnectReason | undefined;
   private busy = true;
   private queue: Queued[] = [];
   private queueHead = 0;
@@ -203,7 +203,7 @@ export abstract class SessionBase implements Session {
 
   terminate(reason: DisconnectReason, options: CloseOptions = {}): Promise<void> {
     if (this.state === ConnectionState.Closed || this.state === ConnectionState.Closing) return this.closed;
-    this.closeReason = reason;
+    this.pendingReason = reason;
     this.state = ConnectionState.Closing;
     const { signal } = options;
     if (signal !== undefined) {
@@ -230,7 +230,7 @@ export abstract class SessionBase implements Session {
   /** @internal Drops the connection at once; the first recorded reason wins. */
   destroy(reason: DisconnectReason): void {
     if (this.state === ConnectionState.Closed) return;
-    this.closeReason ??= reason;
+    this.pendingReason ??= reason;
     this.state = ConnectionState.Closing;
     this.destroyTransport();
   }
@@ -460,7 +460,7 @@ export abstract class SessionBase implements Session {
    */
   protected transportClosed(fallback: DisconnectReason): void {
     if (this.state === ConnectionState.Closed) return;
-    const reason = this.closeReason ?? fallback;
+    const reason = this.pendingReason ?? fallback;
     this.state = ConnectionState.Closed;
     this.disconnectReason = reason;
     const waiter = this.drainWaiter;

@@ -40,6 +40,14 @@ export class OutboundBatch implements FrameWriter {
     this.schedule();
   }
 
+  /** Copies the first `length` bytes of `source` (a scratch buffer the caller reuses). */
+  copyFrom(source: Buffer, length: number): void {
+    const batch = this.reserve(length);
+    source.copy(batch, this.used, 0, length);
+    this.used += length;
+    this.schedule();
+  }
+
   writeUInt32BE(value: number): void {
     const batch = this.reserve(4);
     batch.writeUInt32BE(value, this.used);

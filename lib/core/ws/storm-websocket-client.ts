@@ -1,0 +1,194 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type tls from 'node:tls';
+import WebSocket from 'ws';
+import { StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
+import { remoteEndPointOf } from '../endpoint.js';
+import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError } from '../errors.js';
+import { ConnectionState } from '../session/connection-state.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, intOption } from '../options.js';
+import type { CloseOptions, SessionBase } from '../session/session.js';
+import { WsSession } from './websocket-session.js';
+import { WsMessage } from './ws-message.js';
+import { resolveCompression, resolveHeartbeat, type CompressionOptions, type HeartbeatOptions, type ResolvedHeartbeat } from './ws-options.js';
+
+/** Options of {@link StormWebSocketClient}. */
+export interface WebSocketClientOptions extends CommonClientOptions {
+  /** Server URL, `ws://` or `wss://`. */
+  url: string;
+  /** Extra request headers of the handshake (e.g. `Authorization`). */
+  headers?: Record<string, string>;
+  /** Subprotocols to offer, in order of preference. */
+  subprotocols?: readonly string[];
+  /** Client pings (`pingInterval` 0 disables; default 30000). */
+  heartbeat?: HeartbeatOptions;
+  /** permessage-deflate. */
+  compression?: CompressionOptions;
+  /** Largest message accepted from the server, in bytes (default 4 MiB). */
+  maxMessageSize?: number;
+  /** TLS options for `wss://` (`ca`, `cert`, `key`, `rejectUnauthorized`, `servername`). */
+  tls?: tls.ConnectionOptions;
+}
+
+/** Events of {@link StormWebSocketClient}. */
+export type WebSocketClientEvents = ClientEvents & {
+  /** A message arrived from the server. */
+  message: [message: WsMessage];
+};
+
+/** The server answered the upgrade request with an HTTP status instead of `101`. */
+export class HandshakeRejectedError extends StormError {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super('ERR_STORM_HANDSHAKE_REJECTED', `The server rejected the WebSocket handshake with HTTP ${status}${body ? `: ${body}` : ''}`);
+  }
+}
+
+/**
+ * A WebSocket client with reconnect, heartbeats, compression, middleware and metrics.
+ *
+ * @example
+ * await using client = new StormWebSocketClient({ url: 'ws://127.0.0.1:8080/ws', reconnect: true });
+ * client.on('message', (msg) => console.log(msg.text));
+ * await client.connect();
+ * await client.sendText('hello');
+ */
+export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsSession> {
+  private readonly url: URL;
+  private readonly heartbeatSettings: ResolvedHeartbeat;
+  private readonly maxMessageSize: number;
+
+  constructor(private readonly options: WebSocketClientOptions) {
+    super(options);
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new InvalidOptionError('url', `expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
+    }
+    if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+      throw new InvalidOptionError('url', `expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
+    }
+    this.url = url;
+    this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
+    this.maxMessageSize = intOption('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1);
+    resolveCompression(options.compression);
+  }
+
+  /** The `ws` connection, while connected. */
+  get ws(): WebSocket | undefined {
+    return this.session?.ws;
+  }
+
+  /** The negotiated subprotocol of the current connection, or `''`. */
+  get protocol(): string {
+    return this.session?.protocol ?? '';
+  }
+
+  /** Sends a text message; rejects with `NotConnectedError` when not connected. */
+  sendText(text: string | Uint8Array, signal?: AbortSignal): Promise<void> {
+    const session = this.session;
+    if (session === undefined || this.state !== ConnectionState.Connected) {
+      return Promise.reject(new NotConnectedError('Cannot send: the client is not connected'));
+    }
+    return session.sendText(text, signal);
+  }
+
+  /** Sends a Close frame (default 1000) and stops reconnecting. */
+  override disconnect(code?: number | CloseOptions, reason?: string): Promise<void> {
+    return super.disconnect(typeof code === 'object' ? code : { code, reason });
+  }
+
+  protected openConnection(signal: AbortSignal): Promise<WsSession> {
+    const ws = new WebSocket(this.url, [...(this.options.subprotocols ?? [])], {
+      headers: this.options.headers,
+      handshakeTimeout: this.connectTimeout,
+      perMessageDeflate: resolveCompression(this.options.compression),
+      maxPayload: this.maxMessageSize,
+      autoPong: this.heartbeatSettings.autoPong,
+      allowSynchronousEvents: true,
+      ...this.options.tls,
+    });
+    ws.binaryType = 'nodebuffer';
+    return new Promise<WsSession>((resolve, reject) => {
+      let socket: Socket | undefined;
+      let responseHeaders: IncomingMessage['headers'] = {};
+      const fail = (error: Error): void => {
+        cleanup();
+        ws.terminate();
+        reject(error);
+      };
+      const onError = (error: Error): void =>
+        fail(error.message.includes('Opening handshake has timed out') ? new ConnectTimeoutError(this.connectTimeout, this.url.href) : error);
+      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new Error('Connect aborted'));
+      const onUpgrade = (response: IncomingMessage): void => {
+        socket = response.socket as Socket;
+        responseHeaders = response.headers;
+      };
+      const onUnexpected = (_request: unknown, response: IncomingMessage): void => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          if (body.length < 1024) body += chunk;
+        });
+        response.on('end', () => fail(new HandshakeRejectedError(response.statusCode ?? 0, body.slice(0, 1024))));
+        response.on('error', () => fail(new HandshakeRejectedError(response.statusCode ?? 0, body)));
+      };
+      const onOpen = (): void => {
+        cleanup();
+        const raw = socket ?? (ws as unknown as { _socket: Socket })._socket;
+        raw.setNoDelay(true);
+        resolve(
+          new WsSession(
+            ws,
+            raw,
+            this,
+            {
+              role: 'client',
+              remoteEndPoint: remoteEndPointOf(raw),
+              closeTimeout: 5000,
+              handshake: {
+                path: this.url.pathname,
+                query: this.url.searchParams,
+                headers: responseHeaders,
+                subprotocol: ws.protocol === '' ? undefined : ws.protocol,
+              },
+            },
+            this.metrics,
+          ),
+        );
+      };
+      function cleanup(): void {
+        ws.off('error', onError);
+        ws.off('open', onOpen);
+        ws.off('upgrade', onUpgrade);
+        ws.off('unexpected-response', onUnexpected);
+        signal.removeEventListener('abort', onAbort);
+      }
+      if (signal.aborted) return onAbort();
+      ws.on('error', onError);
+      ws.once('open', onOpen);
+      ws.once('upgrade', onUpgrade);
+      ws.once('unexpected-response', onUnexpected);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  protected startSession(session: WsSession): void {
+    session.start();
+    const { pingInterval, maxMissedPongs } = this.heartbeatSettings;
+    if (pingInterval > 0) {
+      const timer = setInterval(() => session.heartbeat(maxMissedPongs), pingInterval);
+      timer.unref();
+      void session.closed.then(() => clearInterval(timer));
+    }
+  }
+
+  /** @internal */
+  sessionMessage(_session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
+    if (!this.hasListeners('message')) return undefined;
+    return this.emit('message', new WsMessage(data, isText));
+  }
+}

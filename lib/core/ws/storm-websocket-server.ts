@@ -1,0 +1,329 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { remoteEndPointOf } from '../endpoint.js';
+import { InvalidOptionError } from '../errors.js';
+import { intOption, type CommonServerOptions } from '../options.js';
+import { DisconnectReason } from '../session/disconnect-reason.js';
+import type { SessionBase } from '../session/session.js';
+import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
+import { FrameSizeGuard } from './frame-size-guard.js';
+import { WsHandshakeContext } from './handshake-context.js';
+import { WsSession, type WsSessionOptions } from './websocket-session.js';
+import { WsMessage } from './ws-message.js';
+import {
+  resolveCompression,
+  resolveHeartbeat,
+  type CompressionOptions,
+  type HeartbeatOptions,
+  type ResolvedHeartbeat,
+} from './ws-options.js';
+
+/** Options of {@link StormWebSocketServer}. */
+export interface WebSocketServerOptions extends CommonServerOptions {
+  /** Only upgrade requests for this URL path are accepted (default: every path and query). */
+  path?: string;
+  /** Attach to an existing `http.Server` / `https.Server` (sharing its port) instead of listening. */
+  server?: http.Server | https.Server;
+  /** Listen on this Unix domain socket path instead of `host`/`port` (own listener only). */
+  socketPath?: string;
+  /** Serve `wss://` on the own listener with these Node `tls` options. */
+  tls?: tls.TlsOptions;
+  /** Largest single frame accepted, in bytes (default: `maxMessageSize`); larger closes with 1009 / `MessageTooBig`. */
+  maxFrameSize?: number;
+  /** Accepted `Origin` header values (CSWSH protection); others get 403. Default: any origin. */
+  allowedOrigins?: readonly string[];
+  /** Time from TCP accept (attached: from the upgrade request) to an open session, in ms (default 5000). */
+  handshakeTimeout?: number;
+  /** Pings to detect dead peers (`pingInterval` 0 disables). */
+  heartbeat?: HeartbeatOptions;
+  /** permessage-deflate. */
+  compression?: CompressionOptions;
+  /** Supported subprotocols in server preference order, or a function choosing one of those offered. */
+  subprotocols?: readonly string[] | ((offered: readonly string[], context: WsHandshakeContext) => string | undefined);
+  /** Largest HTTP header block of the upgrade request, in bytes (own listener; default 16 KiB). */
+  maxHeaderSize?: number;
+}
+
+/** Events of {@link StormWebSocketServer}; listeners may be async and are awaited per session. */
+export type WebSocketServerEvents = ServerEvents<WsSession> & {
+  /** An upgrade request arrived; `accept()` or `reject()` it. Awaited before the handshake completes. */
+  connecting: [context: WsHandshakeContext];
+  /** A message arrived. The next message of this session waits for async listeners. */
+  message: [session: WsSession, message: WsMessage];
+};
+
+const kDecision = Symbol('stormsocket.subprotocol');
+type DecidedRequest = IncomingMessage & { [kDecision]?: string | false };
+
+function statusText(status: number): string {
+  return http.STATUS_CODES[status] ?? 'Error';
+}
+
+/** Writes a plain HTTP response on a socket that is not a WebSocket, then closes it. */
+function refuse(socket: net.Socket, status: number, reason: string): void {
+  if (socket.destroyed) return;
+  const body = reason || statusText(status);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText(status)}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  socket.destroySoon?.();
+}
+
+/**
+ * A WebSocket server on its own HTTP(S) listener or attached to an existing `http.Server`, with
+ * handshake control, heartbeats, limits, compression, sessions, groups, middleware and metrics.
+ * The `ws` package does the frame codec; everything above it is this library's.
+ *
+ * @example
+ * const server = new StormWebSocketServer({ port: 8080, path: '/ws' });
+ * server.on('message', (session, msg) => session.sendText(msg.text)); // echo
+ * await server.listen();
+ */
+export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents> {
+  private readonly wss: WebSocketServer;
+  private httpServer: http.Server | https.Server | undefined;
+  private readonly attached: boolean;
+  private readonly heartbeatSettings: ResolvedHeartbeat;
+  private readonly handshakeTimeout: number;
+  private readonly maxFrameSize: number;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly handshakeTimers = new Map<net.Socket, { timer: NodeJS.Timeout; startedAt: number }>();
+  private readonly onUpgrade = (request: IncomingMessage, socket: net.Socket, head: Buffer): void =>
+    void this.handleUpgrade(request, socket, head);
+
+  constructor(private readonly options: WebSocketServerOptions = {}) {
+    super(options, 'ws');
+    if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
+      throw new InvalidOptionError('path', `expected a URL path starting with '/', got ${JSON.stringify(options.path)}`);
+    }
+    if (options.server !== undefined && typeof options.server?.on !== 'function') {
+      throw new InvalidOptionError('server', 'expected an http.Server or https.Server');
+    }
+    if (options.server !== undefined && (options.port !== undefined || options.socketPath !== undefined)) {
+      throw new InvalidOptionError('server', 'an attached server shares the given server\'s port: drop "port"/"socketPath"');
+    }
+    if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
+      throw new InvalidOptionError('allowedOrigins', 'expected an array of origins such as ["https://example.com"]');
+    }
+    if (
+      options.subprotocols !== undefined &&
+      !Array.isArray(options.subprotocols) &&
+      typeof options.subprotocols !== 'function'
+    ) {
+      throw new InvalidOptionError('subprotocols', 'expected an array of names or a function');
+    }
+    this.attached = options.server !== undefined;
+    this.handshakeTimeout = intOption('handshakeTimeout', options.handshakeTimeout, 5000, 1);
+    this.maxFrameSize = intOption('maxFrameSize', options.maxFrameSize, this.config.maxMessageSize, 1);
+    intOption('maxHeaderSize', options.maxHeaderSize, 16 * 1024, 1024);
+    this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.config.maxMessageSize,
+      perMessageDeflate: resolveCompression(options.compression),
+      autoPong: this.heartbeatSettings.autoPong,
+      allowSynchronousEvents: true,
+      handleProtocols: (_offered, request) => (request as DecidedRequest)[kDecision] ?? false,
+    });
+  }
+
+  protected get netServer(): net.Server | undefined {
+    return this.attached ? undefined : this.httpServer;
+  }
+
+  override get port(): number | undefined {
+    const address = this.httpServer?.address();
+    return typeof address === 'object' && address !== null ? address.port : undefined;
+  }
+
+  /** Sends a text message to every session. */
+  broadcastText(text: string, options?: Parameters<StormWebSocketServer['broadcast']>[1]): Promise<void> {
+    return this.broadcast(text, options);
+  }
+
+  /**
+   * Starts accepting WebSocket connections: binds the own listener, or hooks the attached
+   * server's `upgrade` event (the attached server is started by its owner).
+   */
+  async listen(): Promise<void> {
+    if (this.httpServer !== undefined) throw new InvalidOptionError('listen', 'the server is already listening');
+    if (this.options.server !== undefined) {
+      this.httpServer = this.options.server;
+      this.httpServer.on('upgrade', this.onUpgrade);
+      this.metrics.attach(this.options.meterProvider);
+      this.startHeartbeat();
+      this.markListening();
+      return;
+    }
+    const onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
+      response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' });
+      response.end('This endpoint speaks WebSocket only.');
+    };
+    const serverOptions = { maxHeaderSize: this.options.maxHeaderSize ?? 16 * 1024 };
+    const server = this.options.tls
+      ? https.createServer({ ...this.options.tls, ...serverOptions }, onRequest)
+      : http.createServer(serverOptions, onRequest);
+    server.on(this.options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => this.onConnection(socket));
+    if (this.options.tls) {
+      // Limits apply to the raw socket, before the TLS handshake.
+      server.prependListener('connection', (socket: net.Socket) => {
+        if (this.admitConnection(socket)) this.trackHandshake(socket);
+      });
+      server.on('tlsClientError', (_error: Error, socket: tls.TLSSocket) => socket.destroy());
+    }
+    server.on('upgrade', this.onUpgrade);
+    server.on('clientError', (_error: Error, socket: net.Socket) => {
+      if (this.handshaking.has(socket)) this.rejectSocket(socket, DisconnectReason.ProtocolError, { status: 400 });
+      else socket.destroy();
+    });
+    this.httpServer = server;
+    await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.socketPath });
+    this.startHeartbeat();
+  }
+
+  private markListening(): void {
+    // Attached mode: the owner's server accepts connections; we only report readiness.
+    this.listeningNow = true;
+    void this.fire('listening');
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.options.tls) return; // counted on the raw socket already
+    if (this.admitConnection(socket)) this.trackHandshake(socket);
+  }
+
+  /** Starts the handshake clock of a connection and counts it against `maxConnections`. */
+  private trackHandshake(socket: net.Socket): void {
+    if (this.handshakeTimers.has(socket)) return;
+    this.handshaking.add(socket);
+    const timer = setTimeout(() => {
+      if (!this.handshaking.has(socket)) return;
+      this.handshakeTimers.delete(socket);
+      this.rejectSocket(socket, DisconnectReason.HandshakeTimeout);
+    }, this.handshakeTimeout);
+    this.handshakeTimers.set(socket, { timer, startedAt: Date.now() });
+    socket.once('close', () => this.untrackHandshake(socket));
+  }
+
+  private untrackHandshake(socket: net.Socket): number | undefined {
+    this.handshaking.delete(socket);
+    const entry = this.handshakeTimers.get(socket);
+    if (entry === undefined) return undefined;
+    clearTimeout(entry.timer);
+    this.handshakeTimers.delete(socket);
+    return entry.startedAt;
+  }
+
+  private refuseHandshake(socket: net.Socket, reason: RejectReason, status: number, message = ''): void {
+    this.untrackHandshake(socket);
+    this.metrics.rejectedConnections++;
+    refuse(socket, status, message);
+    this.reportRejected({ reason, status, remoteEndPoint: remoteEndPointOf(socket), message: message || undefined });
+  }
+
+  private async handleUpgrade(request: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
+    const context = new WsHandshakeContext(request, remoteEndPointOf(socket, this.options.socketPath));
+    if (this.options.path !== undefined && context.path !== this.options.path) {
+      // Attached next to other upgrade handlers: the request may be theirs.
+      if (this.attached && (this.httpServer?.listenerCount('upgrade') ?? 0) > 1) return;
+      this.refuseHandshake(socket, 'Rejected', 404, 'Not Found');
+      return;
+    }
+    if (this.attached) {
+      if (!this.admitConnection(socket)) return;
+      this.trackHandshake(socket);
+    }
+    if ((request.headers.upgrade ?? '').toLowerCase() !== 'websocket' || !request.headers['sec-websocket-key']) {
+      this.refuseHandshake(socket, DisconnectReason.ProtocolError, 400, 'Bad Request');
+      return;
+    }
+    const origins = this.options.allowedOrigins;
+    if (origins !== undefined && (context.origin === undefined || !origins.includes(context.origin))) {
+      this.refuseHandshake(socket, 'Forbidden', 403, 'Forbidden');
+      return;
+    }
+    try {
+      const pending = this.fire('connecting', context);
+      if (pending !== undefined) await pending;
+    } catch {
+      // Listener errors are reported by the emitter; the handshake fails closed below.
+      context.reject(500);
+    }
+    if (socket.destroyed || !this.handshaking.has(socket)) return; // timed out or went away meanwhile
+    const decision = context.decision ?? { accepted: true as const };
+    if (!decision.accepted) {
+      this.refuseHandshake(socket, 'Rejected', decision.status, decision.reason);
+      return;
+    }
+    (request as DecidedRequest)[kDecision] = this.chooseSubprotocol(context, decision.subprotocol);
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.openSession(ws, socket, context));
+  }
+
+  private chooseSubprotocol(context: WsHandshakeContext, chosen: string | undefined): string | false {
+    const offered = context.subprotocols;
+    if (chosen !== undefined) return offered.includes(chosen) ? chosen : false;
+    const supported = this.options.subprotocols;
+    if (supported === undefined || offered.length === 0) return false;
+    if (typeof supported === 'function') {
+      const pick = supported(offered, context);
+      return pick !== undefined && offered.includes(pick) ? pick : false;
+    }
+    return supported.find((p) => offered.includes(p)) ?? false;
+  }
+
+  private openSession(ws: WebSocket, socket: net.Socket, context: WsHandshakeContext): void {
+    const startedAt = this.untrackHandshake(socket);
+    if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
+    if (this.config.noDelay) socket.setNoDelay(true);
+    if (this.config.keepAlive) socket.setKeepAlive(true, this.config.keepAliveInitialDelay);
+    const options: WsSessionOptions = {
+      role: 'server',
+      remoteEndPoint: context.remoteEndPoint,
+      closeTimeout: this.config.closeTimeout,
+      handshake: {
+        path: context.path,
+        query: context.query,
+        headers: context.headers,
+        subprotocol: ws.protocol === '' ? undefined : ws.protocol,
+      },
+    };
+    const session = new WsSession(ws, socket, this, options);
+    for (const [key, value] of context.items) session.items.set(key, value);
+    if (this.maxFrameSize < this.config.maxMessageSize) {
+      const guard = new FrameSizeGuard(this.maxFrameSize, () => void session.terminate(DisconnectReason.MessageTooBig));
+      socket.prependListener('data', (chunk: Buffer) => guard.push(chunk));
+    }
+    this.addSession(session);
+    session.start();
+  }
+
+  private startHeartbeat(): void {
+    const { pingInterval, maxMissedPongs } = this.heartbeatSettings;
+    if (pingInterval <= 0 || this.heartbeatTimer !== undefined) return;
+    this.heartbeatTimer = setInterval(() => {
+      for (const session of this.sessions) session.heartbeat(maxMissedPongs);
+    }, pingInterval);
+    this.heartbeatTimer.unref();
+  }
+
+  protected override async closeTransport(): Promise<void> {
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    if (this.attached) {
+      this.httpServer?.off('upgrade', this.onUpgrade);
+      this.listeningNow = false;
+    }
+    for (const socket of [...this.handshakeTimers.keys()]) this.untrackHandshake(socket);
+  }
+
+  /** @internal */
+  sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
+    if (!this.hasListeners('message')) return undefined;
+    return this.emit('message', session as WsSession, new WsMessage(data, isText));
+  }
+}
