@@ -1,6 +1,7 @@
 import type { MeterProvider } from '@opentelemetry/api';
 import { InvalidOptionError } from './errors.js';
 import { defaultLogger, type StormLogger } from './logger.js';
+import type { BroadcastRelay } from './session/broadcast-relay.js';
 import type { SessionGroups } from './session/session-groups.js';
 import { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
 
@@ -50,6 +51,11 @@ export interface CommonServerOptions {
   groups?: SessionGroups;
   /** OpenTelemetry meter provider (default: the global one when `listen()` runs). */
   meterProvider?: MeterProvider;
+  /**
+   * A backplane (e.g. `RedisBackplane`) so group and server broadcasts and counts span every
+   * process. `listen()` waits until it is subscribed. Its owner closes it.
+   */
+  backplane?: BroadcastRelay;
 }
 
 /** @internal Options after defaults and validation. */

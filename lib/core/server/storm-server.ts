@@ -100,6 +100,10 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     const attributes: Record<string, string> = { 'stormsocket.transport': transport };
     if (common.name !== undefined) attributes['stormsocket.server'] = common.name;
     this.metrics = new ServerMetrics(attributes);
+    if (common.backplane !== undefined) {
+      this.groups.useBackplane(common.backplane);
+      this.sessions.useBackplane(common.backplane, common.name ?? transport);
+    }
   }
 
   /** @internal */
@@ -148,6 +152,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
 
   /** Binds a listener and resolves once connections are accepted. */
   protected async bind(server: NetServer, target: { host?: string; port?: number; path?: string }): Promise<void> {
+    await this.common.backplane?.ready?.();
     const where =
       target.path !== undefined ? `unix:${target.path}` : `${target.host ?? '0.0.0.0'}:${target.port ?? 0}`;
     await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { ConnectionState } from './connection-state.js';
 import { OutgoingMessage } from './outgoing-message.js';
+import type { BroadcastRelay } from './broadcast-relay.js';
 import { kGroupSet, RESOLVED, type Session, type SessionBase } from './session.js';
 
 /** Who a broadcast skips: a session id or a session. */
@@ -24,10 +25,10 @@ function excludedIds(exclude: BroadcastExclude | undefined): ReadonlySet<number>
  */
 export function broadcastTo(
   sessions: Iterable<Session>,
-  data: Uint8Array | string,
+  data: Uint8Array | string | OutgoingMessage,
   options: BroadcastOptions | undefined,
 ): Promise<void> {
-  const message = OutgoingMessage.from(data);
+  const message = data instanceof OutgoingMessage ? data : OutgoingMessage.from(data);
   const exclude = excludedIds(options?.exclude);
   let waits: Promise<void>[] | undefined;
   for (const session of sessions) {
@@ -51,6 +52,19 @@ export function broadcastTo(
  */
 export class SessionGroups {
   private readonly byName = new Map<string, Set<Session>>();
+  private relay: BroadcastRelay | undefined;
+  /** Per group with local members: stops receiving the group's messages from other nodes. */
+  private readonly relayed = new Map<string, () => void>();
+
+  /**
+   * Connects this registry to a backplane so broadcasts and counts span every node. Called by
+   * servers given a `backplane` option; a registry takes one backplane.
+   */
+  useBackplane(relay: BroadcastRelay): void {
+    if (this.relay === relay) return;
+    this.relay = relay;
+    for (const [group, members] of this.byName) this.relayJoin(group, members);
+  }
 
   /** Adds a session to a group (no-op for a closed session). */
   add(group: string, session: Session): void {
@@ -60,17 +74,26 @@ export class SessionGroups {
       members = new Set();
       this.byName.set(group, members);
     }
+    const before = members.size;
     members.add(session);
     (session as SessionBase)[kGroupSet]?.add(group);
+    if (this.relay !== undefined && members.size !== before) {
+      if (before === 0) this.relayJoin(group, members);
+      else this.relay.count(`group:${group}`, members.size);
+    }
   }
 
   /** Removes a session from a group. */
   remove(group: string, session: Session): void {
     const members = this.byName.get(group);
     (session as SessionBase)[kGroupSet]?.delete(group);
-    if (members === undefined) return;
-    members.delete(session);
-    if (members.size === 0) this.byName.delete(group);
+    if (members === undefined || !members.delete(session)) return;
+    if (members.size === 0) {
+      this.byName.delete(group);
+      this.relayed.get(group)?.();
+      this.relayed.delete(group);
+    }
+    this.relay?.count(`group:${group}`, members.size);
   }
 
   /** Removes a session from every group it is in (done automatically when it closes). */
@@ -80,16 +103,29 @@ export class SessionGroups {
     for (const group of [...groups]) this.remove(group, session);
   }
 
-  /** Sends a message to every member of a group; a string goes out as text, bytes as binary. */
+  /**
+   * Sends a message to every member of a group; a string goes out as text, bytes as binary. With
+   * a backplane, members on other nodes get it too (`exclude` applies on this node).
+   */
   broadcast(group: string, data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
     const members = this.byName.get(group);
-    if (members === undefined) return RESOLVED;
-    return broadcastTo(members, data, options);
+    if (this.relay === undefined) {
+      return members === undefined ? RESOLVED : broadcastTo(members, data, options);
+    }
+    const message = OutgoingMessage.from(data);
+    this.relay.publish(`group:${group}`, message);
+    return members === undefined ? RESOLVED : broadcastTo(members, message, options);
   }
 
   /** How many sessions of this process are in the group. */
   memberCount(group: string): number {
     return this.byName.get(group)?.size ?? 0;
+  }
+
+  /** How many sessions of every node are in the group (this process's count without a backplane). */
+  clusterMemberCount(group: string): Promise<number> {
+    if (this.relay === undefined) return Promise.resolve(this.memberCount(group));
+    return this.relay.clusterCount(`group:${group}`);
   }
 
   /** The sessions of this process in the group. */
@@ -103,8 +139,18 @@ export class SessionGroups {
     return this.byName.get(group)?.has(session) ?? false;
   }
 
-  /** The names of the groups that have members. */
+  /** The names of the groups that have members on this process. */
   get groupNames(): string[] {
     return [...this.byName.keys()];
+  }
+
+  private relayJoin(group: string, members: Set<Session>): void {
+    const relay = this.relay!;
+    this.relayed.get(group)?.();
+    this.relayed.set(
+      group,
+      relay.join(`group:${group}`, (message) => void broadcastTo(members, message, undefined)),
+    );
+    relay.count(`group:${group}`, members.size);
   }
 }

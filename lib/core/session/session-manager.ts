@@ -1,3 +1,5 @@
+import type { BroadcastRelay } from './broadcast-relay.js';
+import { OutgoingMessage } from './outgoing-message.js';
 import type { Session } from './session.js';
 import { broadcastTo, type BroadcastOptions } from './session-groups.js';
 
@@ -11,6 +13,27 @@ import { broadcastTo, type BroadcastOptions } from './session-groups.js';
  */
 export class SessionManager<S extends Session = Session> {
   private readonly byId = new Map<number, S>();
+  private relay: BroadcastRelay | undefined;
+  private relayKey = '';
+  private stopRelay: (() => void) | undefined;
+
+  /**
+   * Connects this manager to a backplane: `broadcast` reaches the sessions of the managers with
+   * the same `scope` on every node, and `clusterCount()` counts them.
+   */
+  useBackplane(relay: BroadcastRelay, scope: string): void {
+    this.stopRelay?.();
+    this.relay = relay;
+    this.relayKey = `sessions:${scope}`;
+    this.stopRelay = relay.join(this.relayKey, (message) => void broadcastTo(this.byId.values(), message, undefined));
+    relay.count(this.relayKey, this.byId.size);
+  }
+
+  /** Number of sessions open on every node (this process's count without a backplane). */
+  clusterCount(): Promise<number> {
+    if (this.relay === undefined) return Promise.resolve(this.byId.size);
+    return this.relay.clusterCount(this.relayKey);
+  }
 
   /** Number of open sessions. */
   get count(): number {
@@ -44,7 +67,10 @@ export class SessionManager<S extends Session = Session> {
 
   /** Sends a message to every open session; a string goes out as text, bytes as binary. */
   broadcast(data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
-    return broadcastTo(this.byId.values(), data, options);
+    if (this.relay === undefined) return broadcastTo(this.byId.values(), data, options);
+    const message = OutgoingMessage.from(data);
+    this.relay.publish(this.relayKey, message);
+    return broadcastTo(this.byId.values(), message, options);
   }
 
   /** Closes every session gracefully and resolves when all have closed. */
@@ -55,10 +81,13 @@ export class SessionManager<S extends Session = Session> {
   /** @internal */
   add(session: S): void {
     this.byId.set(session.id, session);
+    this.relay?.count(this.relayKey, this.byId.size);
   }
 
   /** @internal */
   delete(session: S): boolean {
-    return this.byId.delete(session.id);
+    const deleted = this.byId.delete(session.id);
+    if (deleted) this.relay?.count(this.relayKey, this.byId.size);
+    return deleted;
   }
 }

@@ -88,9 +88,9 @@ export class TcpSession extends SessionBase {
   private badInput(error: unknown): void {
     const reason = error instanceof MessageTooBigError ? DisconnectReason.MessageTooBig : DisconnectReason.ProtocolError;
     this.reportError(error);
-    this.socket.pause();
-    void this.terminate(reason);
+    // Armed before terminate(), which would otherwise arm the longer closeTimeout first.
     this.armLinger(BAD_INPUT_LINGER);
+    void this.terminate(reason);
   }
 
   private onEnd(): void {
@@ -119,6 +119,9 @@ export class TcpSession extends SessionBase {
   protected closeTransport(_options: CloseOptions): void {
     this.out.flush();
     this.socket.end();
+    // Keep reading (onData discards everything once the session is closing) so the peer's FIN is
+    // seen even if reading was paused (shutdown, bad input): otherwise only the linger timer closes.
+    this.socket.resume();
     this.armLinger(this.options.closeTimeout);
   }
 

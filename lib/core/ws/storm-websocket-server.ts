@@ -153,6 +153,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   async listen(): Promise<void> {
     if (this.httpServer !== undefined) throw new InvalidOptionError('listen', 'the server is already listening');
     if (this.options.server !== undefined) {
+      await this.options.backplane?.ready?.();
       this.httpServer = this.options.server;
       this.httpServer.on('upgrade', this.onUpgrade);
       this.metrics.attach(this.options.meterProvider);

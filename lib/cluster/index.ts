@@ -1,0 +1,2 @@
+export type { Backplane, BackplaneEvents } from './backplane.js';
+export { MemoryBackplane, MemoryBackplaneHub } from './memory.backplane.js';
