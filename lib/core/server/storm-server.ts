@@ -275,7 +275,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     else this.logger.error(`Session ${session?.id ?? '-'}: ${error.message}`);
   }
 
-  private listenerFailed(event: keyof E, error: unknown, args: unknown[]): void {
+  /** Handles a listener that threw or rejected: reported on `error` (the session stays up). */
+  protected listenerFailed(event: keyof E, error: unknown, args: unknown[]): void {
     const err = error instanceof Error ? error : new Error(String(error));
     if (event === 'error' || event === 'rejected' || event === 'listening' || event === 'close') {
       this.logger.error(`A '${String(event)}' listener failed: ${err.message}`);

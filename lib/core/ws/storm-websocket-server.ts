@@ -58,6 +58,14 @@ export type WebSocketServerEvents = ServerEvents<WsSession> & {
 const kDecision = Symbol('stormsocket.subprotocol');
 type DecidedRequest = IncomingMessage & { [kDecision]?: string | false };
 
+/** The HTTP status an error carries (`status`, `statusCode` or Nest's `getStatus()`), if it is one. */
+function httpStatusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { status?: unknown; statusCode?: unknown; getStatus?: () => unknown };
+  const status = typeof e.getStatus === 'function' ? e.getStatus() : (e.status ?? e.statusCode);
+  return typeof status === 'number' && status >= 400 && status <= 599 ? status : undefined;
+}
+
 function statusText(status: number): string {
   return http.STATUS_CODES[status] ?? 'Error';
 }
@@ -248,13 +256,9 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       this.refuseHandshake(socket, 'Forbidden', 403, 'Forbidden');
       return;
     }
-    try {
-      const pending = this.fire('connecting', context);
-      if (pending !== undefined) await pending;
-    } catch {
-      // Listener errors are reported by the emitter; the handshake fails closed below.
-      context.reject(500);
-    }
+    // A listener that throws rejects the context (see listenerFailed); the emitter never throws.
+    const pending = this.fire('connecting', context);
+    if (pending !== undefined) await pending;
     if (socket.destroyed || !this.handshaking.has(socket)) return; // timed out or went away meanwhile
     const decision = context.decision ?? { accepted: true as const };
     if (!decision.accepted) {
@@ -296,7 +300,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const session = new WsSession(ws, socket, this, options);
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
-      const guard = new FrameSizeGuard(this.maxFrameSize, () => void session.terminate(DisconnectReason.MessageTooBig));
+      const guard = new FrameSizeGuard(this.maxFrameSize, () => session.fail(DisconnectReason.MessageTooBig));
       socket.prependListener('data', (chunk: Buffer) => guard.push(chunk));
     }
     this.addSession(session);
@@ -320,6 +324,20 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       this.listeningNow = false;
     }
     for (const socket of [...this.handshakeTimers.keys()]) this.untrackHandshake(socket);
+  }
+
+  /** A `connecting` listener that throws rejects the handshake (with the error's HTTP status, if it has one). */
+  protected override listenerFailed(event: keyof WebSocketServerEvents, error: unknown, args: unknown[]): void {
+    if (event !== 'connecting') {
+      super.listenerFailed(event, error, args);
+      return;
+    }
+    const err = error instanceof Error ? error : new Error(String(error));
+    const context = args[0] as WsHandshakeContext;
+    context.reject(httpStatusOf(error) ?? 500);
+    this.metrics.errorCount++;
+    if (this.hasListeners('error')) void this.fire('error', undefined, err);
+    else this.logger.error(`A 'connecting' listener failed: ${err.message}`);
   }
 
   /** @internal */

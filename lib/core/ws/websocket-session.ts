@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import type { EndPoint } from '../endpoint.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
+import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { OutgoingMessage } from '../session/outgoing-message.js';
 import { SessionBase, type CloseOptions, type Session, type SessionHost } from '../session/session.js';
@@ -164,6 +165,17 @@ export class WsSession extends SessionBase implements WebSocketSession {
     }
     this.missedPongs++;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  /**
+   * @internal Fails the connection (RFC 6455 §7.1.7) on a violation `ws` does not see, such as a
+   * frame above `maxFrameSize`: sends the Close frame and ends the socket at once. Waiting for the
+   * peer's Close would take `closeTimeout`, since the peer's next bytes count as the payload it declared.
+   */
+  fail(reason: DisconnectReason): void {
+    if (this.state !== ConnectionState.Connected) return;
+    void this.terminate(reason);
+    this.socket.end();
   }
 
   private countReceived(length: number): void {
