@@ -177,13 +177,22 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const server = this.options.tls
       ? https.createServer({ ...this.options.tls, ...serverOptions }, onRequest)
       : http.createServer(serverOptions, onRequest);
-    server.on(this.options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => this.onConnection(socket));
     if (this.options.tls) {
-      // Limits apply to the raw socket, before the TLS handshake.
-      server.prependListener('connection', (socket: net.Socket) => {
-        if (this.admitConnection(socket)) this.trackHandshake(socket);
+      // Limits and the handshake clock start on the raw socket, before TLS; the clock then moves
+      // to the TLS socket, which is the one the upgrade request arrives on.
+      server.prependListener('connection', (raw: net.Socket) => this.onConnection(raw));
+      server.on('secureConnection', (socket: tls.TLSSocket) => {
+        const raw = (socket as unknown as { _parent?: net.Socket })._parent;
+        const startedAt = raw === undefined ? undefined : this.untrackHandshake(raw);
+        if (startedAt !== undefined) this.trackHandshake(socket, startedAt);
       });
-      server.on('tlsClientError', (_error: Error, socket: tls.TLSSocket) => socket.destroy());
+      server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+        const raw = (socket as unknown as { _parent?: net.Socket })._parent ?? socket;
+        if (this.handshaking.has(raw)) this.rejectSocket(raw, DisconnectReason.ProtocolError, { message: error.message });
+        else socket.destroy();
+      });
+    } else {
+      server.on('connection', (socket: net.Socket) => this.onConnection(socket));
     }
     server.on('upgrade', this.onUpgrade);
     server.on('clientError', (_error: Error, socket: net.Socket) => {
@@ -202,20 +211,19 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   private onConnection(socket: net.Socket): void {
-    if (this.options.tls) return; // counted on the raw socket already
     if (this.admitConnection(socket)) this.trackHandshake(socket);
   }
 
   /** Starts the handshake clock of a connection and counts it against `maxConnections`. */
-  private trackHandshake(socket: net.Socket): void {
+  private trackHandshake(socket: net.Socket, startedAt = Date.now()): void {
     if (this.handshakeTimers.has(socket)) return;
     this.handshaking.add(socket);
     const timer = setTimeout(() => {
       if (!this.handshaking.has(socket)) return;
       this.handshakeTimers.delete(socket);
       this.rejectSocket(socket, DisconnectReason.HandshakeTimeout);
-    }, this.handshakeTimeout);
-    this.handshakeTimers.set(socket, { timer, startedAt: Date.now() });
+    }, Math.max(0, this.handshakeTimeout - (Date.now() - startedAt)));
+    this.handshakeTimers.set(socket, { timer, startedAt });
     socket.once('close', () => this.untrackHandshake(socket));
   }
 
