@@ -233,6 +233,7 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
     this.connecting ??= this.connectLoop(undefined, true)
       .catch((error: unknown) => {
         this.currentState = ConnectionState.Closed;
+        if (this.stopped) return; // disconnect() ended it
         this.stopped = true;
         void this.fire('error', new NotConnectedError(`Reconnecting gave up: ${(error as Error).message}`));
       })
