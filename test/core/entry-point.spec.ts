@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const buildLib = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../lib');
+
+/** A resolve hook (it runs off the main thread) that appends every bare specifier to a file. */
+const hook = (log: string): string => `
+import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  if (!/^(\\.|node:|file:|data:)/.test(specifier)) appendFileSync(${JSON.stringify(log)}, specifier + '\\n');
+  return next(specifier, context);
+}
+`;
+
+async function bareImportsOf(entry: string): Promise<string[]> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'storm-entry-'));
+  try {
+    const log = path.join(dir, 'imports.log');
+    await writeFile(log, '');
+    await writeFile(path.join(dir, 'hook.mjs'), hook(log));
+    await writeFile(
+      path.join(dir, 'register.mjs'),
+      `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(path.join(dir, 'hook.mjs')).href)});\n`,
+    );
+    await run(process.execPath, ['--import', pathToFileURL(path.join(dir, 'register.mjs')).href, entry], { timeout: 20_000 });
+    return (await readFile(log, 'utf8')).split('\n').filter((line) => line.length > 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('entry points', () => {
+  it('nestjs-stormsocket/core loads no @nestjs module, only ws and @opentelemetry/api', async () => {
+    const imports = await bareImportsOf(path.join(buildLib, 'core/index.js'));
+    assert.ok(imports.length > 0, 'the hook saw no import at all');
+    assert.deepEqual(
+      imports.filter((s) => s.startsWith('@nestjs/')),
+      [],
+    );
+    for (const specifier of imports) {
+      assert.ok(/^(ws|@opentelemetry\/api|bufferutil|utf-8-validate)(\/|$)/.test(specifier), `unexpected import ${specifier}`);
+    }
+  });
+});
