@@ -56,3 +56,10 @@ export class ConnectTimeoutError extends StormError {
     super('ERR_STORM_CONNECT_TIMEOUT', `Connecting to ${target} timed out after ${timeoutMs} ms`);
   }
 }
+
+/** An operation does not fit the object's state (e.g. `listen()` on a server that already listens). */
+export class InvalidStateError extends StormError {
+  constructor(message: string) {
+    super('ERR_STORM_INVALID_STATE', message);
+  }
+}

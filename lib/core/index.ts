@@ -56,6 +56,7 @@ export {
   MessageTooBigError,
   NotConnectedError,
   ConnectTimeoutError,
+  InvalidStateError,
 } from './errors.js';
 export { AsyncEventEmitter, type EventMap, type AsyncListener } from './util/async-events.js';
 export * from './ws/index.js';

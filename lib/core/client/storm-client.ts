@@ -192,6 +192,8 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
         } catch (error) {
           if (this.stopped || controller.signal.aborted || !this.reconnect.enabled) giveUp(error);
           lastError = error;
+          // Every later attempt waits its backoff delay and counts against maxAttempts.
+          retrying = true;
           this.logger.debug?.(`Connect attempt failed: ${(error as Error).message}`);
         }
       }

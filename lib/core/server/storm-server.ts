@@ -336,8 +336,11 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     );
     await Promise.race([graceful, deadline]);
     for (const s of sessions) s.destroy(DisconnectReason.GoingAway);
-    await Promise.race([Promise.all(sessions.map((s) => s.closed)), deadline]);
-    await Promise.race([Promise.all([...this.closingSessions]), deadline]);
+    // Destroyed sockets report their close asynchronously, often after `deadline` has passed: wait
+    // for them (and for `disconnected` listeners) once more, bounded, so close() resolves after them.
+    const settled = new Promise<void>((resolve) => setTimeout(resolve, timeout).unref());
+    await Promise.race([Promise.all(sessions.map((s) => s.closed)), settled]);
+    await Promise.race([Promise.all([...this.closingSessions]), settled]);
     if (this.idleTimer !== undefined) clearInterval(this.idleTimer);
     this.idleTimer = undefined;
     await stopped;

@@ -306,8 +306,14 @@ export abstract class SessionBase implements Session {
   /** Applies the slow-consumer policy, then writes. */
   private admit(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): Promise<void> | undefined {
     if (this.state !== ConnectionState.Connected) return undefined;
-    const pending = this.pendingSendBytes;
+    let pending = this.pendingSendBytes;
     const limit = this.host.maxPendingSendBytes;
+    if (pending > limit) {
+      // Bytes batched this turn are not yet the socket's: hand them over (the kernel takes what it
+      // can at once) so a burst to a fast reader is not mistaken for a slow consumer.
+      this.flushWrites();
+      pending = this.pendingSendBytes;
+    }
     if (pending > limit) {
       switch (this.host.slowConsumerPolicy) {
         case SlowConsumerPolicy.Drop:
@@ -491,6 +497,8 @@ export abstract class SessionBase implements Session {
   protected abstract closeTransport(options: CloseOptions): void;
   /** Closes at once, then calls `transportClosed`. */
   protected abstract destroyTransport(): void;
+  /** Hands batched writes to the socket now. */
+  protected abstract flushWrites(): void;
 }
 
 export { RESOLVED, OutgoingMessage };

@@ -19,7 +19,15 @@ export class OutboundBatch implements FrameWriter {
   private nextBatchSize = MIN_BATCH;
   private readonly flushNow = (): void => this.flush();
 
-  constructor(private readonly socket: Socket) {}
+  /**
+   * @param onWritten called once the bytes of a flush have reached the operating system. Sessions
+   *   use it to wake `wait`-policy senders: the socket's 'drain' event only fires after it
+   *   buffered more than its high-water mark, which a small `maxPendingSendBytes` never reaches.
+   */
+  constructor(
+    private readonly socket: Socket,
+    private readonly onWritten?: () => void,
+  ) {}
 
   /** Bytes written here but not yet handed to the socket. */
   get pendingBytes(): number {
@@ -69,11 +77,13 @@ export class OutboundBatch implements FrameWriter {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (chunks.length === 1) {
-      socket.write(chunks[0]!);
+      socket.write(chunks[0]!, this.onWritten);
       return;
     }
     socket.cork();
-    for (const chunk of chunks) socket.write(chunk);
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) socket.write(chunks[i]!);
+    socket.write(chunks[last]!, this.onWritten);
     socket.uncork();
   }
 

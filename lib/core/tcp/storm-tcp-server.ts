@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
 import { intOption, type CommonServerOptions } from '../options.js';
@@ -73,7 +73,7 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
 
   /** Starts accepting connections; rejects with a `ListenError` naming the address if it cannot bind. */
   async listen(): Promise<void> {
-    if (this.server !== undefined) throw new InvalidOptionError('listen', 'the server is already listening');
+    if (this.server !== undefined) throw new InvalidStateError('listen() was called on a server that is already listening');
     const server = this.options.tls
       ? this.createTlsServer(this.options.tls)
       : net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
@@ -81,7 +81,13 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
         });
     server.maxConnections = Number.MAX_SAFE_INTEGER;
     this.server = server;
-    await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.path });
+    try {
+      await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.path });
+    } catch (error) {
+      // Not bound: a later listen() may try again (e.g. once the port is free).
+      this.server = undefined;
+      throw error;
+    }
   }
 
   private createTlsServer(options: tls.TlsOptions): tls.Server {

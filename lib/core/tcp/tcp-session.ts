@@ -49,7 +49,7 @@ export class TcpSession extends SessionBase {
     super(host, metrics);
     this.remoteEndPoint = remoteEndPointOf(socket, options.unixPath);
     this.decoder = options.framer.createDecoder(options.maxMessageSize);
-    this.out = new OutboundBatch(socket);
+    this.out = new OutboundBatch(socket, () => this.drained());
   }
 
   get pendingSendBytes(): number {
@@ -123,6 +123,10 @@ export class TcpSession extends SessionBase {
     // seen even if reading was paused (shutdown, bad input): otherwise only the linger timer closes.
     this.socket.resume();
     this.armLinger(this.options.closeTimeout);
+  }
+
+  protected flushWrites(): void {
+    this.out.flush();
   }
 
   protected destroyTransport(): void {

@@ -59,6 +59,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
   private readonly url: URL;
   private readonly heartbeatSettings: ResolvedHeartbeat;
   private readonly maxMessageSize: number;
+  private readonly compressionThreshold: number;
 
   constructor(private readonly options: WebSocketClientOptions) {
     super(options);
@@ -74,7 +75,8 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
     this.url = url;
     this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
     this.maxMessageSize = intOption('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1);
-    resolveCompression(options.compression);
+    const deflate = resolveCompression(options.compression);
+    this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
   }
 
   /** The `ws` connection, while connected. */
@@ -117,6 +119,8 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
       let responseHeaders: IncomingMessage['headers'] = {};
       const fail = (error: Error): void => {
         cleanup();
+        // terminate() during the handshake emits 'error' on the next tick; the rejection reports the failure.
+        ws.on('error', () => {});
         ws.terminate();
         reject(error);
       };
@@ -149,6 +153,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
               role: 'client',
               remoteEndPoint: remoteEndPointOf(raw),
               closeTimeout: 5000,
+              compressionThreshold: this.compressionThreshold,
               handshake: {
                 path: this.url.pathname,
                 query: this.url.searchParams,

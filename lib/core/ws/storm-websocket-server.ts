@@ -4,7 +4,7 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { remoteEndPointOf } from '../endpoint.js';
-import { InvalidOptionError } from '../errors.js';
+import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import { intOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionBase } from '../session/session.js';
@@ -98,6 +98,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   private readonly heartbeatSettings: ResolvedHeartbeat;
   private readonly handshakeTimeout: number;
   private readonly maxFrameSize: number;
+  private readonly compressionThreshold: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly handshakeTimers = new Map<net.Socket, { timer: NodeJS.Timeout; startedAt: number }>();
   private readonly onUpgrade = (request: IncomingMessage, socket: net.Socket, head: Buffer): void =>
@@ -129,11 +130,13 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.maxFrameSize = intOption('maxFrameSize', options.maxFrameSize, this.config.maxMessageSize, 1);
     intOption('maxHeaderSize', options.maxHeaderSize, 16 * 1024, 1024);
     this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
+    const deflate = resolveCompression(options.compression);
+    this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
       maxPayload: this.config.maxMessageSize,
-      perMessageDeflate: resolveCompression(options.compression),
+      perMessageDeflate: deflate,
       autoPong: this.heartbeatSettings.autoPong,
       allowSynchronousEvents: true,
       handleProtocols: (_offered, request) => (request as DecidedRequest)[kDecision] ?? false,
@@ -159,7 +162,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
    * server's `upgrade` event (the attached server is started by its owner).
    */
   async listen(): Promise<void> {
-    if (this.httpServer !== undefined) throw new InvalidOptionError('listen', 'the server is already listening');
+    if (this.httpServer !== undefined) throw new InvalidStateError('listen() was called on a server that is already listening');
     if (this.options.server !== undefined) {
       await this.options.backplane?.ready?.();
       this.httpServer = this.options.server;
@@ -298,6 +301,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       role: 'server',
       remoteEndPoint: context.remoteEndPoint,
       closeTimeout: this.config.closeTimeout,
+      compressionThreshold: this.compressionThreshold,
       handshake: {
         path: context.path,
         query: context.query,

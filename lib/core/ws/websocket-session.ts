@@ -82,6 +82,11 @@ export interface WsSessionOptions {
   readonly remoteEndPoint: EndPoint | undefined;
   /** Time a graceful close may take before the socket is dropped, in ms. */
   readonly closeTimeout: number;
+  /**
+   * With permessage-deflate, messages below this many bytes go out uncompressed (`ws` applies its
+   * own threshold only when context takeover is off).
+   */
+  readonly compressionThreshold?: number;
 }
 
 /**
@@ -189,7 +194,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
     if (ws.readyState !== WebSocket.OPEN) return;
     const out = this.out;
     if (out === undefined) {
-      ws.send(data, { binary: !isText });
+      ws.send(data, { binary: !isText, compress: data.length >= (this.options.compressionThreshold ?? 0) });
       return;
     }
     if (prepared !== undefined) {
@@ -216,6 +221,9 @@ export class WsSession extends SessionBase implements WebSocketSession {
 
   protected closeTransport(options: CloseOptions): void {
     this.out?.flush();
+    // The peer's Close frame (or FIN) must be read to finish the handshake, even when reading was
+    // paused (server shutdown quiesces sessions; receive backpressure). Later data messages are dropped.
+    this.ws.resume();
     const code = options.code ?? (this.pendingReason === undefined ? 1000 : (CLOSE_CODES[this.pendingReason] ?? 1000));
     try {
       this.ws.close(code, options.reason);
@@ -225,6 +233,10 @@ export class WsSession extends SessionBase implements WebSocketSession {
       this.ws.close(1000);
     }
     this.lingerTimer = setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
+  }
+
+  protected flushWrites(): void {
+    this.out?.flush();
   }
 
   protected destroyTransport(): void {

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import {
+  LengthPrefixFramer,
+  SessionGroups,
+  type StormTcpClient,
+  type StormTcpServer,
+  type TcpSession,
+} from '../../../lib/core/index.js';
+import {
+  closedReason,
+  closeServer,
+  connectClient,
+  disconnectAll,
+  nextSession,
+  startTcpServer,
+  T,
+} from '../../support/storm.js';
+import { delay, waitFor } from '../../support/wait.js';
+
+interface Peer {
+  client: StormTcpClient;
+  session: TcpSession;
+  inbox: string[];
+}
+
+async function connectPeer(server: StormTcpServer): Promise<Peer> {
+  const opened = nextSession(server);
+  const client = await connectClient(server, { framer: new LengthPrefixFramer() });
+  const inbox: string[] = [];
+  client.on('data', (data) => {
+    inbox.push(data.toString());
+  });
+  return { client, session: await opened, inbox };
+}
+
+/** Waits until every peer's inbox has its expected contents, then checks nothing else arrives. */
+async function expectInboxes(expected: [Peer, string[]][]): Promise<void> {
+  await waitFor(() => expected.every(([peer, messages]) => peer.inbox.length >= messages.length), {
+    timeout: T,
+    message: 'broadcasts to arrive',
+  });
+  await delay(30);
+  for (const [peer, messages] of expected) assert.deepEqual(peer.inbox, messages, `inbox of session ${peer.session.id}`);
+}
+
+describe('SessionGroups', () => {
+  let server: StormTcpServer;
+  let a: Peer;
+  let b: Peer;
+  let c: Peer;
+
+  before(async () => {
+    server = await startTcpServer({ framer: new LengthPrefixFramer() });
+    a = await connectPeer(server);
+    b = await connectPeer(server);
+    c = await connectPeer(server);
+  });
+
+  after(async () => {
+    await disconnectAll(a.client, b.client, c.client);
+    await closeServer(server);
+  });
+
+  const clearInboxes = (): void => {
+    for (const peer of [a, b, c]) peer.inbox.length = 0;
+  };
+
+  it('joins and leaves groups, with counts, names and members', () => {
+    a.session.joinGroup('room');
+    b.session.joinGroup('room');
+    c.session.joinGroup('lobby');
+    a.session.joinGroup('room'); // joining twice changes nothing
+    assert.equal(server.groups.memberCount('room'), 2);
+    assert.equal(server.groups.memberCount('lobby'), 1);
+    assert.equal(server.groups.memberCount('nowhere'), 0);
+    assert.deepEqual(server.groups.groupNames.sort(), ['lobby', 'room']);
+    assert.deepEqual(new Set(server.groups.members('room')), new Set([a.session, b.session]));
+    assert.deepEqual(server.groups.members('nowhere'), []);
+    assert.deepEqual([...a.session.groups], ['room']);
+    assert.ok(server.groups.has('room', b.session));
+
+    c.session.leaveGroup('lobby');
+    assert.equal(server.groups.memberCount('lobby'), 0);
+    assert.deepEqual(server.groups.groupNames, ['room'], 'an emptied group disappears');
+    assert.deepEqual([...c.session.groups], []);
+    c.session.leaveGroup('never-joined');
+  });
+
+  it('broadcasts to the members of a group only, strings as UTF-8 through the framer', async () => {
+    clearInboxes();
+    await server.groups.broadcast('room', 'hello room ✓');
+    await server.groups.broadcast('room', Buffer.from('bytes too'));
+    await server.groups.broadcast('nowhere', 'nobody');
+    await expectInboxes([
+      [a, ['hello room ✓', 'bytes too']],
+      [b, ['hello room ✓', 'bytes too']],
+      [c, []],
+    ]);
+  });
+
+  it('excludes a session given as a session, an id or a list', async () => {
+    c.session.joinGroup('room');
+    clearInboxes();
+    await server.groups.broadcast('room', 'not to a', { exclude: a.session });
+    await server.groups.broadcast('room', 'not to b', { exclude: b.session.id });
+    await server.groups.broadcast('room', 'only to b', { exclude: [a.session, c.session.id] });
+    await expectInboxes([
+      [a, ['not to b']],
+      [b, ['not to a', 'only to b']],
+      [c, ['not to a', 'not to b']],
+    ]);
+  });
+
+  it('broadcasts to every session of the server, with exclude', async () => {
+    clearInboxes();
+    await server.broadcast('everyone');
+    await server.sessions.broadcast(Buffer.from('all but c'), { exclude: c.session });
+    await expectInboxes([
+      [a, ['everyone', 'all but c']],
+      [b, ['everyone', 'all but c']],
+      [c, ['everyone']],
+    ]);
+  });
+
+  it('removes a session from every group when it disconnects', async () => {
+    const d = await connectPeer(server);
+    d.session.joinGroup('room');
+    d.session.joinGroup('solo');
+    assert.equal(server.groups.memberCount('room'), 4);
+    await disconnectAll(d.client);
+    await closedReason(d.session);
+    await waitFor(() => server.groups.memberCount('room') === 3, { timeout: T, message: 'removal from room' });
+    assert.equal(server.groups.memberCount('solo'), 0);
+    assert.ok(!server.groups.groupNames.includes('solo'));
+    assert.deepEqual([...d.session.groups], []);
+    d.session.joinGroup('room');
+    assert.equal(server.groups.memberCount('room'), 3, 'a closed session cannot join');
+    assert.equal(server.sessions.get(d.session.id), undefined);
+    assert.equal(server.sessions.count, 3);
+  });
+
+  it('can be shared by two servers, so one group holds sessions of both', async () => {
+    const shared = new SessionGroups();
+    const one = await startTcpServer({ framer: new LengthPrefixFramer(), groups: shared });
+    const two = await startTcpServer({ framer: new LengthPrefixFramer(), groups: shared });
+    const p1 = await connectPeer(one);
+    const p2 = await connectPeer(two);
+    try {
+      assert.equal(one.groups, shared);
+      p1.session.joinGroup('both');
+      p2.session.joinGroup('both');
+      assert.equal(shared.memberCount('both'), 2);
+      await shared.broadcast('both', 'across servers');
+      await expectInboxes([
+        [p1, ['across servers']],
+        [p2, ['across servers']],
+      ]);
+    } finally {
+      await disconnectAll(p1.client, p2.client);
+      await closeServer(one);
+      await closeServer(two);
+    }
+    assert.equal(shared.memberCount('both'), 0);
+  });
+});
