@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+// Cross-node broadcast through the Redis backplane against single-node delivery: throughput of a
+// burst and latency at a steady rate, group broadcasts to WebSocket clients.
+//
+//   npx tsc -p tsconfig.json                      # builds build/lib
+//   node bench/cluster-quick.mjs                  # starts its own redis-server on a free port
+//   REDIS_URL=redis://127.0.0.1:6379 node bench/cluster-quick.mjs --messages 50000 --clients 20
+//   node bench/cluster-quick.mjs --idle 5000      # also: server memory per idle connection
+//
+// Scenarios (the publisher is always node A, a separate process; clients run in this process):
+//   single   node A without a backplane, clients on A
+//   local    node A with a RedisBackplane, clients on A (what publishing to Redis costs)
+//   cross    node A with a RedisBackplane publishes, clients on node B (A → Redis → B → clients)
+// Every payload carries its send time, so latency is measured end to end (same machine clock).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SELF = fileURLToPath(import.meta.url);
+const GROUP = 'bench';
+
+if (process.argv[2] === '--node') await runNode();
+else await main();
+
+// ---------------------------------------------------------------------------------------------
+// A node process: a StormWebSocketServer, optionally with a RedisBackplane, driven over WS.
+
+async function runNode() {
+  const core = await import(pathToFileURL(path.join(ROOT, 'build/lib/core/index.js')).href);
+  const { RedisBackplane } = await import(pathToFileURL(path.join(ROOT, 'build/lib/cluster/index.js')).href);
+  const redisUrl = process.env.REDIS_URL;
+  const backplane = redisUrl ? new RedisBackplane({ url: redisUrl, logger: core.silentLogger }) : undefined;
+  const server = new core.StormWebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    backplane,
+    logger: core.silentLogger,
+    heartbeat: { pingInterval: 0 },
+  });
+  server.on('message', async (session, message) => {
+    const command = JSON.parse(message.text);
+    if (command.op === 'join') {
+      session.joinGroup(GROUP);
+      return session.sendText('{"ok":true}');
+    }
+    if (command.op === 'count') {
+      return session.sendText(JSON.stringify({ count: await server.groups.clusterMemberCount(GROUP) }));
+    }
+    if (command.op === 'memory') {
+      for (let i = 0; i < 3; i++) globalThis.gc?.();
+      const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+      return session.sendText(JSON.stringify({ rss, heapUsed, external, arrayBuffers, sessions: server.sessions.count }));
+    }
+    if (command.op === 'publish') {
+      const started = performance.now();
+      await publish(server, command);
+      return session.sendText(JSON.stringify({ publishMs: performance.now() - started, stats: backplane?.stats }));
+    }
+  });
+  await server.listen();
+  process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
+  process.on('SIGTERM', async () => {
+    await server.close({ timeout: 1000 });
+    await backplane?.close();
+    process.exit(0);
+  });
+}
+
+/** Broadcasts `count` messages of `size` bytes, as fast as possible (rate 0) or at `rate` per second. */
+async function publish(server, { count, size, rate }) {
+  const message = (seq) => {
+    const payload = Buffer.alloc(size);
+    payload.writeDoubleLE(performance.timeOrigin + performance.now(), 0);
+    payload.writeUInt32LE(seq, 8);
+    return payload;
+  };
+  if (rate === 0) {
+    for (let seq = 0; seq < count; seq++) {
+      void server.groups.broadcast(GROUP, message(seq));
+      // Let I/O run now and then, as a server handling real traffic would.
+      if (seq % 200 === 199) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return;
+  }
+  const started = performance.now();
+  let seq = 0;
+  while (seq < count) {
+    const due = Math.min(count, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+    while (seq < due) void server.groups.broadcast(GROUP, message(seq++));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The orchestrator: Redis, node processes, clients, the table.
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      messages: { type: 'string', default: '20000' },
+      clients: { type: 'string', default: '10' },
+      size: { type: 'string', default: '64' },
+      rate: { type: 'string', default: '1000' },
+      'latency-messages': { type: 'string', default: '3000' },
+      idle: { type: 'string', default: '0' },
+    },
+  });
+  const messages = Number(values.messages);
+  const clients = Number(values.clients);
+  const size = Math.max(12, Number(values.size));
+  const rate = Number(values.rate);
+  const latencyMessages = Number(values['latency-messages']);
+  const { default: WebSocket } = await import('ws');
+
+  const children = [];
+  const cleanup = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
+  process.on('exit', cleanup);
+
+  let redisUrl = process.env.REDIS_URL;
+  let redisDir;
+  if (!redisUrl) {
+    const port = await freePort();
+    redisDir = mkdtempSync(path.join(os.tmpdir(), 'storm-bench-redis-'));
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], {
+      stdio: 'ignore',
+    });
+    children.push(redis);
+    redisUrl = `redis://127.0.0.1:${port}`;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+
+  const startNode = async (withBackplane) => {
+    const child = spawn(process.execPath, ['--expose-gc', SELF, '--node'], {
+      env: { ...process.env, REDIS_URL: withBackplane ? redisUrl : '' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    const line = await new Promise((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('\n')) resolve(out.split('\n')[0]);
+      });
+      child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
+    });
+    return { child, port: JSON.parse(line).port };
+  };
+
+  const open = (port) =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+      ws.once('open', () => resolve(ws));
+      ws.once('error', reject);
+    });
+  const request = (ws, command) =>
+    new Promise((resolve) => {
+      ws.once('message', (data) => resolve(JSON.parse(data.toString())));
+      ws.send(JSON.stringify(command));
+    });
+
+  /** Connects clients to `port`, joins them, and records every message's latency. */
+  const connectClients = async (port, expected) => {
+    const list = [];
+    const latencies = new Float64Array(expected * clients);
+    let received = 0;
+    let lastAt = 0;
+    for (let i = 0; i < clients; i++) {
+      const ws = await open(port);
+      await request(ws, { op: 'join' });
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) return;
+        const now = performance.timeOrigin + performance.now();
+        if (received < latencies.length) latencies[received] = now - data.readDoubleLE(0);
+        received++;
+        lastAt = now;
+      });
+      list.push(ws);
+    }
+    return {
+      list,
+      latencies,
+      get received() {
+        return received;
+      },
+      get lastAt() {
+        return lastAt;
+      },
+      close: () => list.forEach((ws) => ws.terminate()),
+    };
+  };
+
+  const waitUntil = async (predicate, timeoutMs) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await predicate())) {
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return true;
+  };
+
+  const run = async (name, { publisherPort, clientPort }, count, publishRate) => {
+    const group = await connectClients(clientPort, count);
+    const control = await open(publisherPort);
+    await waitUntil(async () => (await request(control, { op: 'count' })).count >= clients, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const startedAt = performance.timeOrigin + performance.now();
+    const reply = await request(control, { op: 'publish', count, size, rate: publishRate });
+    const complete = await waitUntil(() => group.received >= count * clients, 30_000 + count);
+    const seconds = (group.lastAt - startedAt) / 1000;
+    const lat = [...group.latencies.subarray(0, Math.min(group.received, group.latencies.length))].sort((a, b) => a - b);
+    const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
+    group.close();
+    control.close();
+    return {
+      scenario: name,
+      mode: publishRate === 0 ? 'burst' : `${publishRate}/s`,
+      messages: count,
+      delivered: group.received,
+      complete,
+      msgPerSec: publishRate === 0 ? Math.round(count / seconds) : undefined,
+      deliveriesPerSec: publishRate === 0 ? Math.round(group.received / seconds) : undefined,
+      p50: pct(0.5),
+      p99: pct(0.99),
+      max: lat.at(-1),
+      publishMs: reply.publishMs,
+      dropped: reply.stats?.dropped,
+    };
+  };
+
+  const single = await startNode(false);
+  const a = await startNode(true);
+  const b = await startNode(true);
+  const results = [];
+  const layouts = {
+    single: { publisherPort: single.port, clientPort: single.port },
+    local: { publisherPort: a.port, clientPort: a.port },
+    cross: { publisherPort: a.port, clientPort: b.port },
+  };
+  console.log(
+    `cluster-quick: ${clients} clients, ${size}-byte binary messages, burst of ${messages}, latency at ${rate}/s x ${latencyMessages}; ` +
+      `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}, Redis ${redisUrl}`,
+  );
+  for (const [name, layout] of Object.entries(layouts)) {
+    // A short warm-up so JIT and connection setup are out of the way.
+    await run(name, layout, 2000, 0);
+    results.push(await run(name, layout, messages, 0));
+    results.push(await run(name, layout, latencyMessages, rate));
+  }
+
+  const fmt = (n, digits = 2) => (n === undefined ? '' : typeof n === 'number' ? n.toFixed(digits) : String(n));
+  console.log('\n| scenario | mode | delivered | msg/s | deliveries/s | p50 ms | p99 ms | max ms |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(
+      `| ${r.scenario} | ${r.mode} | ${r.delivered}/${r.messages * clients}${r.complete ? '' : ' (incomplete)'} | ` +
+        `${r.msgPerSec ?? ''} | ${r.deliveriesPerSec ?? ''} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} |`,
+    );
+  }
+
+  const idle = Number(values.idle);
+  if (idle > 0) {
+    // Memory per idle WebSocket session, on the node with a backplane (clients in this process).
+    const control = await open(a.port);
+    const before = await request(control, { op: 'memory' });
+    const sockets = [];
+    for (let i = 0; i < idle; i += 100) {
+      sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, idle - i) }, () => open(a.port)))));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await request(control, { op: 'memory' });
+    const per = (field) => ((after[field] - before[field]) / idle / 1024).toFixed(2);
+    console.log(
+      `\nidle connections: ${after.sessions - before.sessions} sessions; per connection: ` +
+        `rss ${per('rss')} KiB, heap ${per('heapUsed')} KiB, external ${per('external')} KiB`,
+    );
+    sockets.forEach((ws) => ws.terminate());
+    control.close();
+  }
+
+  for (const node of [single, a, b]) node.child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  cleanup();
+  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,105 @@
+import { OutgoingMessage } from '../core/session/outgoing-message.js';
+
+/**
+ * The wire format of the backplane channels, so other languages can read and write it. One frame
+ * is one Redis pub/sub message and carries one broadcast, or several to the same key (a batch):
+ *
+ * | offset | size | field                                                              |
+ * |--------|------|--------------------------------------------------------------------|
+ * | 0      | 1    | format version, `1`                                                |
+ * | 1      | 1    | flags: bit 0 = text (single message), bit 1 = batch; others zero   |
+ * | 2      | 16   | origin node id (the 16 bytes of its UUID)                          |
+ * | 18     | n    | single: the payload, as the sessions receive it                    |
+ * |        |      | batch: entries of flags (1 byte, bit 0 = text), length (4 bytes,   |
+ * |        |      | big-endian) and payload, in publishing order                       |
+ */
+export const BACKPLANE_MESSAGE_VERSION = 1;
+/** Size of the frame header, in bytes. */
+export const BACKPLANE_HEADER_SIZE = 18;
+/** Size of the header of each entry in a batch, in bytes. */
+export const BACKPLANE_ENTRY_HEADER_SIZE = 5;
+
+const FLAG_TEXT = 0x01;
+const FLAG_BATCH = 0x02;
+const ORIGIN_OFFSET = 2;
+
+/** The 16 bytes of a UUID string such as `crypto.randomUUID()` returns. */
+export function nodeIdBytes(nodeId: string): Buffer {
+  const hex = nodeId.replaceAll('-', '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new TypeError(`node id must be a UUID, got ${JSON.stringify(nodeId)}`);
+  return Buffer.from(hex, 'hex');
+}
+
+function writeHeader(frame: Buffer, origin: Buffer, flags: number): void {
+  frame[0] = BACKPLANE_MESSAGE_VERSION;
+  frame[1] = flags;
+  origin.copy(frame, ORIGIN_OFFSET);
+}
+
+/**
+ * Frames messages for one key: a single message as header plus payload, several as a batch.
+ * Each payload is copied once into the frame.
+ */
+export function encodeBackplaneFrame(origin: Buffer, messages: readonly OutgoingMessage[]): Buffer {
+  if (messages.length === 1) {
+    const message = messages[0]!;
+    const frame = Buffer.allocUnsafe(BACKPLANE_HEADER_SIZE + message.data.length);
+    writeHeader(frame, origin, message.isText ? FLAG_TEXT : 0);
+    message.data.copy(frame, BACKPLANE_HEADER_SIZE);
+    return frame;
+  }
+  let size = BACKPLANE_HEADER_SIZE;
+  for (const message of messages) size += BACKPLANE_ENTRY_HEADER_SIZE + message.data.length;
+  const frame = Buffer.allocUnsafe(size);
+  writeHeader(frame, origin, FLAG_BATCH);
+  let offset = BACKPLANE_HEADER_SIZE;
+  for (const message of messages) {
+    frame[offset] = message.isText ? FLAG_TEXT : 0;
+    frame.writeUInt32BE(message.data.length, offset + 1);
+    offset += BACKPLANE_ENTRY_HEADER_SIZE;
+    offset += message.data.copy(frame, offset);
+  }
+  return frame;
+}
+
+/** What {@link decodeBackplaneFrame} found in a frame. */
+export type DecodedBackplaneFrame =
+  | { readonly kind: 'messages'; readonly messages: OutgoingMessage[] }
+  | { readonly kind: 'own' }
+  | { readonly kind: 'invalid'; readonly reason: string };
+
+const OWN: DecodedBackplaneFrame = { kind: 'own' };
+
+/**
+ * Reads a frame from the bus. Frames this node published itself come back as `own` (pub/sub
+ * echoes them to every subscriber). Payloads are views of the frame, not copies.
+ */
+export function decodeBackplaneFrame(frame: Buffer, self: Buffer): DecodedBackplaneFrame {
+  if (frame.length < BACKPLANE_HEADER_SIZE) {
+    return { kind: 'invalid', reason: `frame of ${frame.length} bytes is shorter than the ${BACKPLANE_HEADER_SIZE}-byte header` };
+  }
+  if (frame[0] !== BACKPLANE_MESSAGE_VERSION) {
+    return { kind: 'invalid', reason: `unknown format version ${frame[0]} (this node speaks ${BACKPLANE_MESSAGE_VERSION})` };
+  }
+  if (frame.compare(self, 0, 16, ORIGIN_OFFSET, BACKPLANE_HEADER_SIZE) === 0) return OWN;
+  const flags = frame[1]!;
+  if ((flags & FLAG_BATCH) === 0) {
+    return { kind: 'messages', messages: [new OutgoingMessage(frame.subarray(BACKPLANE_HEADER_SIZE), (flags & FLAG_TEXT) !== 0)] };
+  }
+  const messages: OutgoingMessage[] = [];
+  let offset = BACKPLANE_HEADER_SIZE;
+  while (offset < frame.length) {
+    if (frame.length - offset < BACKPLANE_ENTRY_HEADER_SIZE) {
+      return { kind: 'invalid', reason: `truncated batch entry header at byte ${offset}` };
+    }
+    const isText = (frame[offset]! & FLAG_TEXT) !== 0;
+    const length = frame.readUInt32BE(offset + 1);
+    offset += BACKPLANE_ENTRY_HEADER_SIZE;
+    if (length > frame.length - offset) {
+      return { kind: 'invalid', reason: `batch entry of ${length} bytes overruns the frame at byte ${offset}` };
+    }
+    messages.push(new OutgoingMessage(frame.subarray(offset, offset + length), isText));
+    offset += length;
+  }
+  return { kind: 'messages', messages };
+}

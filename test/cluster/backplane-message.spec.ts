@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+
+import {
+  BACKPLANE_ENTRY_HEADER_SIZE,
+  BACKPLANE_HEADER_SIZE,
+  decodeBackplaneFrame,
+  encodeBackplaneFrame,
+  nodeIdBytes,
+} from '../../lib/cluster/backplane-message.js';
+import { OutgoingMessage } from '../../lib/core/index.js';
+
+const summary = (messages: readonly OutgoingMessage[]): string[] =>
+  messages.map((m) => `${m.isText ? 'text' : 'binary'}:${m.data.toString('hex')}`);
+
+describe('backplane frame format', () => {
+  const self = nodeIdBytes(randomUUID());
+  const other = nodeIdBytes(randomUUID());
+
+  it('round-trips a single text or binary message from another node', () => {
+    for (const message of [OutgoingMessage.from('héllo'), OutgoingMessage.from(new Uint8Array([0, 1, 255])), OutgoingMessage.from('')]) {
+      const frame = encodeBackplaneFrame(other, [message]);
+      assert.equal(frame.length, BACKPLANE_HEADER_SIZE + message.data.length);
+      const decoded = decodeBackplaneFrame(frame, self);
+      assert.equal(decoded.kind, 'messages');
+      if (decoded.kind !== 'messages') return;
+      assert.deepEqual(summary(decoded.messages), summary([message]));
+    }
+  });
+
+  it('round-trips a batch in order, keeping each message its text flag', () => {
+    const batch = [OutgoingMessage.from('a'), OutgoingMessage.from(new Uint8Array([9, 8])), OutgoingMessage.from(''), OutgoingMessage.from('ü')];
+    const frame = encodeBackplaneFrame(other, batch);
+    assert.equal(frame.length, BACKPLANE_HEADER_SIZE + batch.reduce((n, m) => n + BACKPLANE_ENTRY_HEADER_SIZE + m.data.length, 0));
+    const decoded = decodeBackplaneFrame(frame, self);
+    assert.equal(decoded.kind, 'messages');
+    if (decoded.kind !== 'messages') return;
+    assert.deepEqual(summary(decoded.messages), summary(batch));
+  });
+
+  it('lays out version, flags, origin and payload as documented', () => {
+    const id = randomUUID();
+    const single = encodeBackplaneFrame(nodeIdBytes(id), [OutgoingMessage.from('x')]);
+    assert.equal(single[0], 1);
+    assert.equal(single[1], 0b01);
+    assert.equal(single.subarray(2, 18).toString('hex'), id.replaceAll('-', ''));
+    assert.equal(single.subarray(18).toString(), 'x');
+    const batch = encodeBackplaneFrame(nodeIdBytes(id), [OutgoingMessage.from('x'), OutgoingMessage.from(Buffer.from('yz'))]);
+    assert.equal(batch[1], 0b10);
+    assert.deepEqual([...batch.subarray(18)], [1, 0, 0, 0, 1, 0x78, 0, 0, 0, 0, 2, 0x79, 0x7a]);
+  });
+
+  it('recognises its own frames', () => {
+    assert.equal(decodeBackplaneFrame(encodeBackplaneFrame(self, [OutgoingMessage.from('me')]), self).kind, 'own');
+  });
+
+  it('reports short, truncated and unknown-version frames as invalid without throwing', () => {
+    assert.equal(decodeBackplaneFrame(Buffer.from('hello'), self).kind, 'invalid');
+    const versioned = encodeBackplaneFrame(other, [OutgoingMessage.from('x')]);
+    versioned[0] = 2;
+    assert.equal(decodeBackplaneFrame(versioned, self).kind, 'invalid');
+    const batch = encodeBackplaneFrame(other, [OutgoingMessage.from('abc'), OutgoingMessage.from('def')]);
+    assert.equal(decodeBackplaneFrame(batch.subarray(0, batch.length - 1), self).kind, 'invalid');
+    assert.equal(decodeBackplaneFrame(batch.subarray(0, BACKPLANE_HEADER_SIZE + 2), self).kind, 'invalid');
+  });
+});
