@@ -1,3 +1,4 @@
+import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { MeterProvider } from '@opentelemetry/api';
 import { InvalidOptionError } from './errors.js';
 import { defaultLogger, type StormLogger } from './logger.js';
@@ -105,10 +106,52 @@ export function oneOf<T extends string>(name: string, value: unknown, allowed: r
   return value as T;
 }
 
+/** @internal Validates an optional non-empty string option. */
+export function stringOption(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidOptionError(name, `expected a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** @internal Validates a logger (anything with `log`, `warn` and `error` methods, like `console` or Nest's `Logger`). */
+export function loggerOption(name: string, value: unknown): StormLogger {
+  if (value === undefined) return defaultLogger;
+  const logger = value as Partial<StormLogger> | null;
+  if (
+    typeof logger !== 'object' ||
+    logger === null ||
+    typeof logger.log !== 'function' ||
+    typeof logger.warn !== 'function' ||
+    typeof logger.error !== 'function'
+  ) {
+    throw new InvalidOptionError(name, 'expected an object with log(), warn() and error() methods (console or a Nest Logger fit)');
+  }
+  return logger as StormLogger;
+}
+
 /** @internal Validates a port (or leaves it undefined). */
 export function portOption(name: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   return intOption(name, value, 0, 0, 65535);
+}
+
+/**
+ * @internal Validates a `tls` option object and its key, certificate and CA material by building a
+ * secure context from it, so bad PEM fails at construction with an error naming the option
+ * instead of as a bare OpenSSL error at `listen()` / `connect()`.
+ */
+export function tlsOption(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object') {
+    throw new InvalidOptionError(name, 'expected Node tls options ({ key, cert, ca, ... })');
+  }
+  try {
+    createSecureContext(value as SecureContextOptions);
+  } catch (error) {
+    throw new InvalidOptionError(name, `the TLS key, certificate or CA cannot be loaded: ${(error as Error).message}`);
+  }
 }
 
 /** @internal Validates and fills in the options every server shares. */
@@ -117,7 +160,14 @@ export function resolveServerOptions(options: CommonServerOptions): ResolvedServ
     throw new InvalidOptionError('options', 'expected an options object');
   }
   portOption('port', options.port);
+  stringOption('host', options.host);
+  stringOption('name', options.name);
+  boolOption('ipv6Only', options.ipv6Only, false);
   intOption('backlog', options.backlog, 511, 0);
+  const groups = options.groups as Partial<SessionGroups> | undefined | null;
+  if (groups !== undefined && (typeof groups !== 'object' || groups === null || typeof groups.add !== 'function')) {
+    throw new InvalidOptionError('groups', 'expected a SessionGroups instance to share between servers');
+  }
   const socket = options.socket ?? {};
   if (typeof socket !== 'object') throw new InvalidOptionError('socket', 'expected an object');
   return {
@@ -132,6 +182,6 @@ export function resolveServerOptions(options: CommonServerOptions): ResolvedServ
     idleTimeout: intOption('idleTimeout', options.idleTimeout, 0),
     shutdownTimeout: intOption('shutdownTimeout', options.shutdownTimeout, 10_000),
     closeTimeout: intOption('closeTimeout', options.closeTimeout, 5_000),
-    logger: options.logger ?? defaultLogger,
+    logger: loggerOption('logger', options.logger),
   };
 }

@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { intOption, oneOf } from '../options.js';
+import { boolOption, intOption, oneOf } from '../options.js';
 
 /** How a client reconnects after losing its connection (and retries its first connect). */
 export interface ReconnectOptions {
@@ -30,8 +30,11 @@ export class ReconnectPolicy {
   readonly jitter: number;
 
   constructor(options: ReconnectOptions | boolean | undefined) {
+    if (options !== undefined && typeof options !== 'boolean' && (typeof options !== 'object' || options === null)) {
+      throw new InvalidOptionError('reconnect', `expected true, false or reconnect options, got ${JSON.stringify(options)}`);
+    }
     const o: ReconnectOptions = typeof options === 'object' && options !== null ? options : {};
-    this.enabled = options === true || (typeof options === 'object' && options !== null && o.enabled !== false);
+    this.enabled = options === true || (typeof options === 'object' && options !== null && boolOption('reconnect.enabled', o.enabled, true));
     this.delay = intOption('reconnect.delay', o.delay, 1000, 0);
     this.maxDelay = intOption('reconnect.maxDelay', o.maxDelay, Math.max(30_000, this.delay), 0);
     this.maxAttempts = intOption('reconnect.maxAttempts', o.maxAttempts, 0, 0);

@@ -1,10 +1,10 @@
 import type { EndPoint } from '../endpoint.js';
 import { InvalidOptionError, NotConnectedError } from '../errors.js';
-import { defaultLogger, type StormLogger } from '../logger.js';
+import type { StormLogger } from '../logger.js';
 import type { ConnectionMiddleware } from '../middleware/connection-middleware.js';
 import { MiddlewarePipeline } from '../middleware/middleware-pipeline.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
-import { DEFAULT_MAX_PENDING_BYTES, intOption, oneOf, type SocketOptions } from '../options.js';
+import { DEFAULT_MAX_PENDING_BYTES, intOption, loggerOption, oneOf, type SocketOptions } from '../options.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { CloseOptions, SessionBase, SessionHost } from '../session/session.js';
@@ -81,7 +81,7 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
     const socket = options.socket ?? {};
     this.maxPendingSendBytes = intOption('socket.maxPendingSendBytes', socket.maxPendingSendBytes, DEFAULT_MAX_PENDING_BYTES, 1);
     this.maxPendingReceiveBytes = intOption('socket.maxPendingReceiveBytes', socket.maxPendingReceiveBytes, DEFAULT_MAX_PENDING_BYTES, 1);
-    this.logger = options.logger ?? defaultLogger;
+    this.logger = loggerOption('logger', options.logger);
   }
 
   /** Where the client is: `Connecting` also while waiting to reconnect. */
@@ -145,6 +145,11 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
     return this.disconnect();
   }
 
+  /** Whether a failed attempt must not be retried (e.g. the server refused the client for good). */
+  protected isFatalConnectError(_error: unknown): boolean {
+    return false;
+  }
+
   /** Opens one connection; resolves with a session that has not been started yet. */
   protected abstract openConnection(signal: AbortSignal): Promise<S>;
 
@@ -190,7 +195,7 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
           this.startSession(session);
           return;
         } catch (error) {
-          if (this.stopped || controller.signal.aborted || !this.reconnect.enabled) giveUp(error);
+          if (this.stopped || controller.signal.aborted || !this.reconnect.enabled || this.isFatalConnectError(error)) giveUp(error);
           lastError = error;
           // Every later attempt waits its backoff delay and counts against maxAttempts.
           retrying = true;

@@ -122,6 +122,9 @@ export class DelimiterFramer implements MessageFramer {
   constructor(options: DelimiterFramerOptions = {}) {
     checkSize('maxMessageSize', options.maxMessageSize);
     const delimiter = options.delimiter ?? '\n';
+    if (typeof delimiter !== 'string' && !(delimiter instanceof Uint8Array)) {
+      throw new InvalidOptionError('delimiter', `expected a string or bytes, got ${JSON.stringify(delimiter)}`);
+    }
     this.delimiter = typeof delimiter === 'string' ? Buffer.from(delimiter, 'utf8') : Buffer.from(delimiter);
     if (this.delimiter.length === 0) throw new InvalidOptionError('delimiter', 'must not be empty');
     this.maxMessageSize = options.maxMessageSize;

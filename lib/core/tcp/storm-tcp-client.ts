@@ -4,7 +4,7 @@ import { StormClient, type ClientEvents, type CommonClientOptions } from '../cli
 import { ConnectTimeoutError, InvalidOptionError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
-import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, portOption } from '../options.js';
+import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, portOption, stringOption, tlsOption } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionBase } from '../session/session.js';
 import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
@@ -52,6 +52,8 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
       throw new InvalidOptionError('port', 'give the server port (or a Unix socket path)');
     }
     portOption('port', options.port);
+    stringOption('host', options.host);
+    if (typeof options.tls !== 'boolean') tlsOption('tls', options.tls);
     if (options.framer !== undefined && typeof options.framer?.createDecoder !== 'function') {
       throw new InvalidOptionError('framer', 'expected a MessageFramer (e.g. new LengthPrefixFramer())');
     }

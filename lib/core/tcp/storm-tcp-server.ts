@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
-import { intOption, type CommonServerOptions } from '../options.js';
+import { intOption, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionBase } from '../session/session.js';
 import { StormServer, type ServerEvents } from '../server/storm-server.js';
@@ -50,9 +50,7 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
     if (options.path !== undefined && options.port !== undefined) {
       throw new InvalidOptionError('path', 'give either a Unix socket path or a port, not both');
     }
-    if (options.tls !== undefined && (options.tls === null || typeof options.tls !== 'object')) {
-      throw new InvalidOptionError('tls', 'expected Node tls options ({ key, cert, ... })');
-    }
+    tlsOption('tls', options.tls);
     if (options.framer !== undefined && typeof options.framer?.createDecoder !== 'function') {
       throw new InvalidOptionError('framer', 'expected a MessageFramer (e.g. new LengthPrefixFramer())');
     }

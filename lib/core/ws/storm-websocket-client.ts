@@ -6,7 +6,7 @@ import { StormClient, type ClientEvents, type CommonClientOptions } from '../cli
 import { remoteEndPointOf } from '../endpoint.js';
 import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError } from '../errors.js';
 import { ConnectionState } from '../session/connection-state.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, intOption } from '../options.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, intOption, tlsOption } from '../options.js';
 import type { CloseOptions, SessionBase } from '../session/session.js';
 import { WsSession } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
@@ -73,6 +73,13 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
       throw new InvalidOptionError('url', `expected a ws:// or wss:// URL, got ${JSON.stringify(options.url)}`);
     }
     this.url = url;
+    tlsOption('tls', options.tls);
+    if (options.subprotocols !== undefined && (!Array.isArray(options.subprotocols) || !options.subprotocols.every((p) => typeof p === 'string'))) {
+      throw new InvalidOptionError('subprotocols', 'expected an array of subprotocol names');
+    }
+    if (options.headers !== undefined && (typeof options.headers !== 'object' || options.headers === null)) {
+      throw new InvalidOptionError('headers', 'expected an object of header names and values');
+    }
     this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
     this.maxMessageSize = intOption('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1);
     const deflate = resolveCompression(options.compression);
@@ -101,6 +108,17 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
   /** Sends a Close frame (default 1000) and stops reconnecting. */
   override disconnect(code?: number | CloseOptions, reason?: string): Promise<void> {
     return super.disconnect(typeof code === 'object' ? code : { code, reason });
+  }
+
+  /** A 4xx answer to the handshake (other than 408 and 429) will not change on retry: stop reconnecting. */
+  protected override isFatalConnectError(error: unknown): boolean {
+    return (
+      error instanceof HandshakeRejectedError &&
+      error.status >= 400 &&
+      error.status < 500 &&
+      error.status !== 408 &&
+      error.status !== 429
+    );
   }
 
   protected openConnection(signal: AbortSignal): Promise<WsSession> {

@@ -5,7 +5,7 @@ import type tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { remoteEndPointOf } from '../endpoint.js';
 import { InvalidOptionError, InvalidStateError } from '../errors.js';
-import { intOption, type CommonServerOptions } from '../options.js';
+import { intOption, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionBase } from '../session/session.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
@@ -115,7 +115,13 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     if (options.server !== undefined && (options.port !== undefined || options.socketPath !== undefined)) {
       throw new InvalidOptionError('server', 'an attached server shares the given server\'s port: drop "port"/"socketPath"');
     }
-    if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins)) {
+    if (options.socketPath !== undefined && (typeof options.socketPath !== 'string' || options.socketPath.length === 0)) {
+      throw new InvalidOptionError('socketPath', 'expected a non-empty Unix socket path');
+    }
+    if (
+      options.allowedOrigins !== undefined &&
+      (!Array.isArray(options.allowedOrigins) || !options.allowedOrigins.every((o) => typeof o === 'string'))
+    ) {
       throw new InvalidOptionError('allowedOrigins', 'expected an array of origins such as ["https://example.com"]');
     }
     if (
@@ -125,6 +131,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     ) {
       throw new InvalidOptionError('subprotocols', 'expected an array of names or a function');
     }
+    tlsOption('tls', options.tls);
     this.attached = options.server !== undefined;
     this.handshakeTimeout = intOption('handshakeTimeout', options.handshakeTimeout, 5000, 1);
     this.maxFrameSize = intOption('maxFrameSize', options.maxFrameSize, this.config.maxMessageSize, 1);
@@ -198,9 +205,11 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       server.on('connection', (socket: net.Socket) => this.onConnection(socket));
     }
     server.on('upgrade', this.onUpgrade);
-    server.on('clientError', (_error: Error, socket: net.Socket) => {
-      if (this.handshaking.has(socket)) this.rejectSocket(socket, DisconnectReason.ProtocolError, { status: 400 });
-      else socket.destroy();
+    server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
+      if (!this.handshaking.has(socket)) socket.destroy();
+      else if (!socket.writable || error.code === 'ECONNRESET') this.rejectSocket(socket, DisconnectReason.TransportError);
+      // Answer as Node's default handler would, so the client learns why: 431 for headers over maxHeaderSize.
+      else this.refuseHandshake(socket, DisconnectReason.ProtocolError, error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
     });
     this.httpServer = server;
     await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.socketPath });

@@ -68,7 +68,9 @@ function reasonForServerCode(code: number): DisconnectReason {
 
 /** What a `ws` receiver error means. */
 function reasonForWsError(error: Error & { code?: string }): DisconnectReason {
-  return error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' || error.code === 'WS_ERR_TOO_MANY_BUFFERED_PARTS'
+  return error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ||
+    error.code === 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH' ||
+    error.code === 'WS_ERR_TOO_MANY_BUFFERED_PARTS'
     ? DisconnectReason.MessageTooBig
     : DisconnectReason.ProtocolError;
 }
@@ -154,6 +156,12 @@ export class WsSession extends SessionBase implements WebSocketSession {
     });
     ws.on('error', (error: Error & { code?: string }) => {
       this.pendingReason ??= reasonForWsError(error);
+      // `ws` has already sent its Close frame (1002/1007/1009): the session is closing, so a later
+      // close request (frame-size guard, idle timer, middleware) must not overwrite the reason.
+      if (this.state === ConnectionState.Connected) {
+        this.state = ConnectionState.Closing;
+        this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
+      }
       this.reportError(error);
     });
     ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason));
@@ -178,7 +186,8 @@ export class WsSession extends SessionBase implements WebSocketSession {
    * peer's Close would take `closeTimeout`, since the peer's next bytes count as the payload it declared.
    */
   fail(reason: DisconnectReason): void {
-    if (this.state !== ConnectionState.Connected) return;
+    // Bytes after a Close frame from the peer are not frames any more: the close handshake decides.
+    if (this.state !== ConnectionState.Connected || this.ws.readyState !== WebSocket.OPEN) return;
     void this.terminate(reason);
     this.socket.end();
   }

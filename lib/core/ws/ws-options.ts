@@ -63,7 +63,8 @@ export type PerMessageDeflateSettings =
 export function resolveCompression(options: CompressionOptions | undefined): PerMessageDeflateSettings {
   const o = options ?? {};
   if (typeof o !== 'object') throw new InvalidOptionError('compression', 'expected an object');
-  if (!boolOption('compression.enabled', o.enabled, false)) return false;
+  const enabled = boolOption('compression.enabled', o.enabled, false);
+  // Every field is checked even while disabled, so a typo fails at start-up rather than when enabled.
   const settings: Exclude<PerMessageDeflateSettings, false> = {
     threshold: intOption('compression.threshold', o.threshold, 1024, 0),
     zlibDeflateOptions: { level: intOption('compression.level', o.level, 1, 0, 9) },
@@ -76,5 +77,5 @@ export function resolveCompression(options: CompressionOptions | undefined): Per
     settings.serverMaxWindowBits = intOption('compression.serverMaxWindowBits', o.serverMaxWindowBits, 15, 8, 15);
   if (o.clientMaxWindowBits !== undefined)
     settings.clientMaxWindowBits = intOption('compression.clientMaxWindowBits', o.clientMaxWindowBits, 15, 8, 15);
-  return settings;
+  return enabled ? settings : false;
 }
