@@ -5,3 +5,4 @@
  */
 export * from './core/index.js';
 export * from './cluster/index.js';
+export * from './nest/index.js';

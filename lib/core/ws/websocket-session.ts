@@ -122,6 +122,17 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.handshake = options.handshake;
     const compressed = ws.extensions.includes('permessage-deflate');
     this.out = options.role === 'server' && !compressed ? new OutboundBatch(socket) : undefined;
+    const out = this.out;
+    if (out !== undefined) {
+      // `ws` answers the peer's Close frame (and protocol errors) by writing its own Close frame
+      // straight to the socket. Replies batched this turn must go out first: after a Close frame
+      // they would break the protocol and the peer would drop them.
+      const close = ws.close.bind(ws);
+      ws.close = (code?: number, data?: string | Buffer) => {
+        out.flush();
+        close(code, data);
+      };
+    }
   }
 
   get pendingSendBytes(): number {

@@ -1,0 +1,73 @@
+import { StormError } from '../core/errors.js';
+import type { BroadcastOptions } from '../core/session/session-groups.js';
+import { SessionManager } from '../core/session/session-manager.js';
+import type { Session } from '../core/session/session.js';
+
+/** Anything with a session manager: the module's servers. */
+interface HasSessions {
+  readonly sessions: SessionManager<Session>;
+}
+
+/**
+ * The `SessionManager` injected by `StormModule`: the sessions of every server of the module
+ * (TCP and WebSocket, unnamed and named) seen as one. Ids are unique across servers.
+ *
+ * @example
+ * constructor(private readonly sessions: SessionManager) {}
+ * status() { return { online: this.sessions.count }; }
+ */
+export class StormSessionManager extends SessionManager<Session> {
+  /** @internal */
+  constructor(private readonly servers: () => readonly HasSessions[]) {
+    super();
+  }
+
+  override get count(): number {
+    let count = 0;
+    for (const server of this.servers()) count += server.sessions.count;
+    return count;
+  }
+
+  override get all(): Session[] {
+    return this.servers().flatMap((server) => server.sessions.all);
+  }
+
+  override get(id: number): Session | undefined {
+    for (const server of this.servers()) {
+      const session = server.sessions.get(id);
+      if (session !== undefined) return session;
+    }
+    return undefined;
+  }
+
+  override tryGet(id: number): Session | undefined {
+    return this.get(id);
+  }
+
+  override has(id: number): boolean {
+    return this.get(id) !== undefined;
+  }
+
+  override *[Symbol.iterator](): IterableIterator<Session> {
+    for (const server of this.servers()) yield* server.sessions;
+  }
+
+  /** Sessions open on every node, summed over the servers (this process's count without a backplane). */
+  override async clusterCount(): Promise<number> {
+    const counts = await Promise.all(this.servers().map((server) => server.sessions.clusterCount()));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  /** The module connects each server's sessions to its `backplane` option; this view has none of its own. */
+  override useBackplane(): void {
+    throw new StormError('ERR_STORM_INVALID_OPTION', 'StormSessionManager.useBackplane(): give the backplane to StormModule.forRoot({ backplane })');
+  }
+
+  override async broadcast(data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
+    await Promise.all(this.servers().map((server) => server.sessions.broadcast(data, options)));
+  }
+
+  override async closeAll(): Promise<void> {
+    await Promise.all(this.servers().map((server) => server.sessions.closeAll()));
+  }
+}

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+
+import { StormModule } from '../../lib/index.js';
+import { ChatController } from './chat.controller.js';
+import { ChatGateway } from './chat.gateway.js';
+
+@Module({
+  imports: [
+    // The WebSocket server shares the HTTP port of the Nest application: one port for the page and /ws.
+    StormModule.forRoot({ ws: { attach: true, path: '/ws', heartbeat: { pingInterval: 15_000 } }, shutdownTimeout: 5000 }),
+  ],
+  controllers: [ChatController],
+  providers: [ChatGateway],
+})
+export class AppModule {}

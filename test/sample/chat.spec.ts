@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+
+import type { Browser } from 'playwright-core';
+
+import { freePort } from '../support/ports.js';
+import { spawnPeer, type Peer } from '../support/processes.js';
+import { withTimeout } from '../support/wait.js';
+import { CHROMIUM_PATH, launchChromium } from '../support/ws-browser.js';
+
+const MAIN = fileURLToPath(new URL('../../sample/chat/main.js', import.meta.url));
+const T = 10_000;
+
+describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && `no Chromium at ${CHROMIUM_PATH}` }, () => {
+  it('delivers a message typed in one page to another page in the same room', async () => {
+    const port = await freePort();
+    let app: Peer | undefined;
+    let browser: Browser | undefined;
+    try {
+      app = spawnPeer(process.execPath, [MAIN], { env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' } });
+      await app.waitForOutput(`http://127.0.0.1:${port}/`, { timeout: T });
+      browser = await launchChromium();
+      const context = await browser.newContext();
+      const [alice, bob] = [await context.newPage(), await context.newPage()];
+      for (const [page, name] of [[alice, 'alice'], [bob, 'bob']] as const) {
+        await page.goto(`http://127.0.0.1:${port}/`, { timeout: T });
+        await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('connected'), null, { timeout: T });
+        await page.fill('#name', name);
+        await page.fill('#room', 'storm');
+        await page.click('#join');
+        await page.waitForSelector('body[data-room="storm"]', { timeout: T });
+      }
+      await alice.fill('#text', 'hello from alice');
+      await alice.click('#send');
+      await bob.waitForSelector('#log li:text("alice: hello from alice")', { timeout: T });
+      await alice.waitForSelector('#log li:text("alice: hello from alice")', { timeout: T });
+
+      // Someone in another room sees nothing of it.
+      const carol = await context.newPage();
+      await carol.goto(`http://127.0.0.1:${port}/`, { timeout: T });
+      await carol.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('connected'), null, { timeout: T });
+      await carol.fill('#name', 'carol');
+      await carol.fill('#room', 'elsewhere');
+      await carol.click('#join');
+      await carol.waitForSelector('body[data-room="elsewhere"]', { timeout: T });
+      await bob.fill('#text', 'only for storm');
+      await bob.click('#send');
+      await alice.waitForSelector('#log li:text("bob: only for storm")', { timeout: T });
+      assert.equal(await carol.locator('#log li:text("only for storm")').count(), 0);
+    } finally {
+      await browser?.close().catch(() => undefined);
+      if (app !== undefined) {
+        const exit = await withTimeout(app.kill('SIGTERM', 8000), T, 'chat sample exit');
+        // Nest's shutdown hooks close the app, then re-raise the signal: SIGTERM, not SIGKILL.
+        assert.ok(exit.code === 0 || exit.signal === 'SIGTERM', `the sample shuts down on SIGTERM (${JSON.stringify(exit)}); stderr: ${app.stderr}`);
+      }
+    }
+  });
+});
