@@ -6,3 +6,4 @@
 export * from './core/index.js';
 export * from './cluster/index.js';
 export * from './nest/index.js';
+export * from './microservice/index.js';

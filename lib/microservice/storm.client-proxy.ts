@@ -1,0 +1,293 @@
+import { Logger } from '@nestjs/common';
+import { ClientProxy, type MsPattern, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import { Observable, throwError, type Subscriber } from 'rxjs';
+import { NotConnectedError } from '../core/errors.js';
+import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
+import type { StormLogger } from '../core/logger.js';
+import { ConnectionState } from '../core/session/connection-state.js';
+import type { DisconnectReason } from '../core/session/disconnect-reason.js';
+import { RESOLVED } from '../core/session/session.js';
+import { StormTcpClient } from '../core/tcp/storm-tcp-client.js';
+import { StormWebSocketClient } from '../core/ws/storm-websocket-client.js';
+import type { WsMessage } from '../core/ws/ws-message.js';
+import { PendingRequest, type PendingRequestOwner, type ReplyObserver } from './client/pending-request.js';
+import { StormRpcBadReplyError, StormRpcConnectionLostError, StormRpcInvalidMessageError } from './storm-rpc.errors.js';
+import {
+  clientUrl,
+  DEFAULT_CLIENT_RECONNECT,
+  resolveClientSettings,
+  type StormClientProxyOptions,
+  type StormTcpClientProxyOptions,
+  type StormWsClientProxyOptions,
+} from './storm-transport-options.js';
+import type { StormDeserializer, StormSerializer } from './wire/body-serializers.js';
+import {
+  deserializeBody,
+  encodeFrame,
+  encodeMetadata,
+  encodePatternFrame,
+  FrameReader,
+  MAX_FRAME_ID,
+  patternHeader,
+  serializeBody,
+} from './wire/frame-codec.js';
+import { FrameKind } from './wire/frame-kind.js';
+
+/** Where a {@link StormClientProxy}'s connection is, as `client.status` emits it. */
+export type StormClientStatus = 'connected' | 'disconnected' | 'reconnecting';
+
+/** Events a {@link StormClientProxy} forwards from its core client (`client.on(event, listener)`). */
+export type StormClientEvents = {
+  /** A connection is open; fires again after each reconnect. */
+  connected: () => void;
+  /** The connection closed; requests waiting for replies have failed with `StormRpcConnectionLostError`. */
+  disconnected: (reason: DisconnectReason) => void;
+  /** The connection failed, or reconnecting gave up. */
+  error: (error: Error) => void;
+  /** A reconnect attempt is scheduled: attempt number (from 1) and the delay before it, in ms. */
+  reconnecting: (attempt: number, delayMs: number) => void;
+};
+
+type CoreClient = StormTcpClient | StormWebSocketClient;
+type AnyListener = (...args: never[]) => unknown;
+/** The TCP and WS clients' `on`, without their per-transport event maps. */
+type Emitter = { on(event: string, listener: AnyListener): unknown };
+
+/** Cached frame headers per pattern stay below this many entries (dynamic patterns would grow it). */
+const MAX_CACHED_PATTERNS = 10_000;
+
+/**
+ * A Nest `ClientProxy` for `StormTransport`, over StormSocket's TCP or WebSocket client:
+ * correlation ids, streamed replies, cancellation on unsubscribe (rxjs `timeout()`), reconnect
+ * with backoff, TLS. Requests waiting when the connection drops fail with
+ * `StormRpcConnectionLostError`; requests sent while reconnecting wait for the connection.
+ *
+ * @example
+ * // directly
+ * const client = new StormClientProxy({ port: 4000 });
+ * const sum = await firstValueFrom(client.send<number>('sum', [1, 2, 3]));
+ *
+ * // or through Nest's ClientsModule
+ * ClientsModule.register([{ name: 'MATH', customClass: StormClientProxy, options: { port: 4000 } }]);
+ */
+export class StormClientProxy extends ClientProxy<StormClientEvents> implements PendingRequestOwner {
+  /** Body codec (Nest's `serializer`/`deserializer` fields type whole packets, so ours live apart). */
+  private readonly bodySerializer: StormSerializer;
+  private readonly bodyDeserializer: StormDeserializer;
+  private readonly core: CoreClient;
+  private readonly logger: StormLogger;
+  private readonly pending = new Map<number, PendingRequest>();
+  private readonly requestHeaders = new Map<string, Buffer>();
+  private readonly eventHeaders = new Map<string, Buffer>();
+  private readonly reader = new FrameReader();
+  private lastId = 0;
+  private readonly onSendFailed = (error: unknown): void =>
+    this.logger.error(`A frame could not be sent: ${(error as Error)?.message ?? String(error)}`);
+
+  /** Validates the options (errors name the bad option); connects on `connect()` or the first request. */
+  constructor(options: StormClientProxyOptions = {}) {
+    super();
+    const settings = resolveClientSettings(options);
+    this.bodySerializer = settings.serializer;
+    this.bodyDeserializer = settings.deserializer;
+    this.logger = options.logger ?? new Logger(StormClientProxy.name);
+    const reconnect = options.reconnect ?? DEFAULT_CLIENT_RECONNECT;
+    if (settings.transport === 'ws') {
+      const { transport: _t, serializer: _s, deserializer: _d, url: _u, host: _h, port: _p, path: _pa, ...rest } =
+        options as StormWsClientProxyOptions;
+      const ws = new StormWebSocketClient({ ...rest, url: clientUrl(options as StormWsClientProxyOptions), reconnect, logger: this.logger });
+      ws.on('message', (message: WsMessage) => {
+        if (message.isText) this.logger.warn('The server sent a text message; Storm RPC frames travel as binary messages');
+        else this.onFrame(message.data);
+      });
+      this.core = ws;
+    } else {
+      const { transport: _t, serializer: _s, deserializer: _d, ...rest } = options as StormTcpClientProxyOptions;
+      const tcp = new StormTcpClient({ ...rest, reconnect, logger: this.logger, framer: new LengthPrefixFramer() });
+      tcp.on('data', (frame: Buffer) => this.onFrame(frame));
+      this.core = tcp;
+    }
+    const emitter = this.core as Emitter;
+    emitter.on('connected', () => this._status$.next('connected'));
+    emitter.on('disconnected', (reason: DisconnectReason) => {
+      this.failPending(reason);
+      this._status$.next('disconnected');
+    });
+    emitter.on('reconnecting', () => this._status$.next('reconnecting'));
+  }
+
+  /** Requests sent and still waiting for (the rest of) their replies. */
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Connects (retrying per the `reconnect` option). Requests connect on their own, so calling
+   * this is optional; it resolves at once when connected.
+   */
+  connect(): Promise<void> {
+    return this.core.connect();
+  }
+
+  /** Fails the requests still waiting, closes the connection and stops reconnecting; a later request connects again. */
+  async close(): Promise<void> {
+    this.failPending('ClientClosed');
+    await this.core.disconnect();
+    this._status$.next('disconnected');
+  }
+
+  /** Listens to an event of the underlying client. */
+  override on<
+    EventKey extends keyof StormClientEvents = keyof StormClientEvents,
+    EventCallback extends StormClientEvents[EventKey] = StormClientEvents[EventKey],
+  >(event: EventKey, callback: EventCallback): void {
+    (this.core as Emitter).on(event, callback as AnyListener);
+  }
+
+  /** The core client (`StormTcpClient` or `StormWebSocketClient`): state, metrics, socket. */
+  unwrap<T = StormTcpClient | StormWebSocketClient>(): T {
+    return this.core as T;
+  }
+
+  /**
+   * Sends a request; the Observable emits every reply value and completes with the last one.
+   * Unsubscribing early (e.g. through `timeout()`) cancels the request on the server.
+   */
+  override send<TResult = unknown, TInput = unknown>(pattern: unknown, data: TInput): Observable<TResult> {
+    if (pattern === null || pattern === undefined || data === null || data === undefined) {
+      return throwError(() => new StormRpcInvalidMessageError());
+    }
+    return new Observable<TResult>((subscriber: Subscriber<TResult>) => this.request(pattern, data, undefined, subscriber));
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const observer: ReplyObserver = {
+      next: (response) => callback({ response }),
+      error: (err) => callback({ err }),
+      complete: () => callback({ isDisposed: true }),
+    };
+    const request = this.request(packet.pattern, packet.data, packet, observer);
+    return () => request.unsubscribe();
+  }
+
+  protected async dispatchEvent<T = unknown>(packet: ReadPacket): Promise<T> {
+    const header = this.headerFor(this.eventHeaders, FrameKind.Event, this.routeOf(packet.pattern));
+    const frame = encodePatternFrame(header, 0, encodeMetadata(packet.metadata), serializeBody(this.bodySerializer, packet.data));
+    await this.core.send(frame);
+    return undefined as T;
+  }
+
+  /** @internal */
+  requestAbandoned(request: PendingRequest): void {
+    const id = request.id;
+    if (id === 0) return; // never written (still connecting)
+    if (this.pending.get(id) === request) this.pending.delete(id);
+    if (this.core.state === ConnectionState.Connected) this.write(encodeFrame(FrameKind.Cancel, id, undefined));
+  }
+
+  private request(pattern: unknown, data: unknown, packet: ReadPacket | undefined, observer: ReplyObserver): PendingRequest {
+    const request = new PendingRequest(this, observer, this.routeOf(pattern));
+    if (this.core.state === ConnectionState.Connected) this.dispatch(request, pattern, data, packet);
+    else {
+      this.connect().then(
+        () => this.dispatch(request, pattern, data, packet),
+        (error: unknown) => request.error(error),
+      );
+    }
+    return request;
+  }
+
+  private dispatch(request: PendingRequest, pattern: unknown, data: unknown, packet: ReadPacket | undefined): void {
+    if (request.done) return; // unsubscribed while connecting
+    if (this.core.state !== ConnectionState.Connected) {
+      request.error(new NotConnectedError(`Cannot send "${request.pattern}": the client is not connected`));
+      return;
+    }
+    let frame: Buffer;
+    const id = this.nextId();
+    try {
+      const metadata = packet?.metadata ?? (this.onDispatchHook === undefined ? undefined : this.createPacket(pattern, data).metadata);
+      const header = this.headerFor(this.requestHeaders, FrameKind.Request, request.pattern);
+      frame = encodePatternFrame(header, id, encodeMetadata(metadata), serializeBody(this.bodySerializer, data));
+    } catch (error) {
+      request.error(error);
+      return;
+    }
+    request.id = id;
+    this.pending.set(id, request);
+    this.write(frame);
+  }
+
+  private write(frame: Buffer): void {
+    const sent = this.core.send(frame);
+    if (sent !== RESOLVED) sent.then(undefined, this.onSendFailed);
+  }
+
+  private nextId(): number {
+    let id = this.lastId;
+    do id = id >= MAX_FRAME_ID ? 1 : id + 1;
+    while (this.pending.has(id));
+    this.lastId = id;
+    return id;
+  }
+
+  /** Nest's normalized form of a pattern: strings as they are, objects with sorted keys. */
+  private routeOf(pattern: unknown): string {
+    return typeof pattern === 'string' ? pattern : this.normalizePattern(pattern as MsPattern);
+  }
+
+  private headerFor(cache: Map<string, Buffer>, kind: FrameKind, route: string): Buffer {
+    let header = cache.get(route);
+    if (header === undefined) {
+      if (cache.size >= MAX_CACHED_PATTERNS) cache.clear();
+      header = patternHeader(kind, route);
+      cache.set(route, header);
+    }
+    return header;
+  }
+
+  private onFrame(frame: Buffer): void {
+    const reader = this.reader;
+    const problem = reader.read(frame);
+    if (problem !== undefined) {
+      this.logger.error(`The server broke the wire format (${problem}); frame ignored`);
+      return;
+    }
+    const id = reader.id;
+    const request = this.pending.get(id);
+    if (request === undefined) return; // cancelled, or failed when the connection dropped
+    const kind = reader.kind;
+    if (kind === FrameKind.Complete) {
+      this.pending.delete(id);
+      request.complete();
+      return;
+    }
+    if (kind !== FrameKind.Next && kind !== FrameKind.Last && kind !== FrameKind.Error) {
+      this.logger.error(`The server sent a frame of unknown kind 0x${kind.toString(16)}; frame ignored`);
+      return;
+    }
+    let value: unknown;
+    try {
+      value = deserializeBody(this.bodyDeserializer, frame, reader.bodyStart);
+    } catch (error) {
+      this.pending.delete(id);
+      request.error(new StormRpcBadReplyError(request.pattern, error));
+      if (kind === FrameKind.Next) this.write(encodeFrame(FrameKind.Cancel, id, undefined));
+      return;
+    }
+    if (kind === FrameKind.Next) {
+      request.next(value);
+    } else {
+      this.pending.delete(id);
+      if (kind === FrameKind.Last) request.last(value);
+      else request.error(value);
+    }
+  }
+
+  private failPending(reason: string): void {
+    if (this.pending.size === 0) return;
+    const requests = [...this.pending.values()];
+    this.pending.clear();
+    for (const request of requests) request.error(new StormRpcConnectionLostError(request.pattern, reason));
+  }
+}
