@@ -86,7 +86,8 @@ export class SessionGroups {
   /** Removes a session from a group. */
   remove(group: string, session: Session): void {
     const members = this.byName.get(group);
-    (session as SessionBase)[kGroupSet]?.delete(group);
+    // Read through `groups` so a session that never joined anything gets no set created here.
+    if (session.groups.has(group)) (session as SessionBase)[kGroupSet].delete(group);
     if (members === undefined || !members.delete(session)) return;
     if (members.size === 0) {
       this.byName.delete(group);
@@ -98,8 +99,8 @@ export class SessionGroups {
 
   /** Removes a session from every group it is in (done automatically when it closes). */
   removeFromAll(session: Session): void {
-    const groups = (session as SessionBase)[kGroupSet];
-    if (groups === undefined) return;
+    const groups = session.groups;
+    if (groups.size === 0) return;
     for (const group of [...groups]) this.remove(group, session);
   }
 

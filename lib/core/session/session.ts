@@ -94,6 +94,9 @@ export interface SessionHost {
 const WAIT_POLICY_HARD_CAP = 8;
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Shared by every session with nothing queued (never written to). */
+const EMPTY_QUEUE: Queued[] = [];
+const EMPTY_GROUPS: ReadonlySet<string> = new Set();
 
 let lastSessionId = 0;
 
@@ -119,19 +122,19 @@ function asError(error: unknown): Error {
  */
 export abstract class SessionBase implements Session {
   readonly id = ++lastSessionId;
-  readonly items = new Map<string, unknown>();
   readonly metrics: ConnectionMetrics;
   state: ConnectionState = ConnectionState.Connecting;
   disconnectReason: DisconnectReason = DisconnectReason.None;
-  /** @internal */
-  readonly [kGroupSet] = new Set<string>();
   /** @internal When data last arrived, in ms since the epoch (for `idleTimeout`). */
   lastReceiveAt = Date.now();
 
   /** Set by the first close request; wins over whatever the transport reports later. */
   protected pendingReason: DisconnectReason | undefined;
   private busy = true;
-  private queue: Queued[] = [];
+  // Per-session state below is created on first use: an idle session should cost little memory.
+  private itemMap: Map<string, unknown> | undefined;
+  private groupSet: Set<string> | undefined;
+  private queue: Queued[] = EMPTY_QUEUE;
   private queueHead = 0;
   private queuedBytes = 0;
   private readPaused = false;
@@ -139,21 +142,33 @@ export abstract class SessionBase implements Session {
   private closePending = false;
   private sendChain: Promise<void> | undefined;
   private drainWaiter: { promise: Promise<void>; resolve: () => void } | undefined;
-  private idleWaiters: (() => void)[] = [];
-  private readonly closedSignal: { promise: Promise<void>; resolve: () => void };
-  private readonly unblock = (): void => {
-    this.busy = false;
-    this.drain();
-  };
+  private idleWaiters: (() => void)[] | undefined;
+  private closedSignal: { promise: Promise<void>; resolve: () => void } | undefined;
+  private unblocker: (() => void) | undefined;
 
   protected constructor(
     protected readonly host: SessionHost,
     metrics?: ConnectionMetrics,
   ) {
     this.metrics = metrics ?? new ConnectionMetrics();
-    let resolve!: () => void;
-    const promise = new Promise<void>((r) => (resolve = r));
-    this.closedSignal = { promise, resolve };
+  }
+
+  /** Per-session user data. */
+  get items(): Map<string, unknown> {
+    return (this.itemMap ??= new Map());
+  }
+
+  /** @internal The mutable group set `SessionGroups` maintains. */
+  get [kGroupSet](): Set<string> {
+    return (this.groupSet ??= new Set());
+  }
+
+  /** Ends the current dispatch and moves on to queued messages (one closure per session, made on first use). */
+  private get unblock(): () => void {
+    return (this.unblocker ??= () => {
+      this.busy = false;
+      this.drain();
+    });
   }
 
   abstract readonly remoteEndPoint: EndPoint | undefined;
@@ -166,16 +181,22 @@ export abstract class SessionBase implements Session {
   }
 
   get groups(): ReadonlySet<string> {
-    return this[kGroupSet];
+    return this.groupSet ?? EMPTY_GROUPS;
   }
 
   /** Resolves once the transport has closed. */
   get closed(): Promise<void> {
+    if (this.closedSignal === undefined) {
+      if (this.state === ConnectionState.Closed) return RESOLVED;
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.closedSignal = { promise, resolve };
+    }
     return this.closedSignal.promise;
   }
 
   get<T>(key: SessionKey<T>): T | undefined {
-    return this.items.get(key.name) as T | undefined;
+    return this.itemMap?.get(key.name) as T | undefined;
   }
 
   set<T>(key: SessionKey<T>, value: T): void {
@@ -189,7 +210,7 @@ export abstract class SessionBase implements Session {
 
   leaveGroup(group: string): void {
     if (this.host.groups) this.host.groups.remove(group, this);
-    else this[kGroupSet].delete(group);
+    else this.groupSet?.delete(group);
   }
 
   send(data: Uint8Array, signal?: AbortSignal): Promise<void> {
@@ -221,7 +242,7 @@ export abstract class SessionBase implements Session {
 
   abort(): void {
     if (this.state === ConnectionState.Closed) return;
-    this.queue = [];
+    this.queue = EMPTY_QUEUE;
     this.queueHead = 0;
     this.queuedBytes = 0;
     this.destroy(DisconnectReason.Aborted);
@@ -253,7 +274,7 @@ export abstract class SessionBase implements Session {
     this.readPaused = true;
     this.pauseReading();
     if (!this.busy && this.queueHead >= this.queue.length) return RESOLVED;
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
   }
 
   /** @internal Whether a handler is running or messages wait for one. */
@@ -389,6 +410,7 @@ export abstract class SessionBase implements Session {
     const server = this.host.serverMetrics;
     if (server !== undefined) server.messagesReceived++;
     if (this.busy || this.queueHead < this.queue.length) {
+      if (this.queue === EMPTY_QUEUE) this.queue = [];
       this.queue.push({ data, isText });
       this.queuedBytes += data.length;
       if (!this.readPaused && this.queuedBytes >= this.host.maxPendingReceiveBytes) {
@@ -441,12 +463,12 @@ export abstract class SessionBase implements Session {
       this.process(next.data, next.isText);
     }
     if (this.busy) return;
-    this.queue = [];
+    if (this.queue !== EMPTY_QUEUE) this.queue = EMPTY_QUEUE;
     this.queueHead = 0;
     this.queuedBytes = 0;
-    if (this.idleWaiters.length > 0) {
+    if (this.idleWaiters !== undefined) {
       const waiters = this.idleWaiters;
-      this.idleWaiters = [];
+      this.idleWaiters = undefined;
       for (const wake of waiters) wake();
     }
     if (this.closePending) {
@@ -472,7 +494,7 @@ export abstract class SessionBase implements Session {
     const waiter = this.drainWaiter;
     this.drainWaiter = undefined;
     waiter?.resolve();
-    this.closedSignal.resolve();
+    this.closedSignal?.resolve();
     if (this.isDispatching) this.closePending = true;
     else this.finishClose();
   }

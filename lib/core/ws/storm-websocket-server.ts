@@ -11,7 +11,7 @@ import type { SessionBase } from '../session/session.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
-import { WsSession, type WsSessionOptions } from './websocket-session.js';
+import { WsHandshakeInfo, WsSession, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import {
   resolveCompression,
@@ -56,6 +56,13 @@ export type WebSocketServerEvents = ServerEvents<WsSession> & {
 };
 
 const kDecision = Symbol('stormsocket.subprotocol');
+const kServer = Symbol('stormsocket.server');
+type HandshakingSocket = net.Socket & { [kServer]?: StormWebSocketServer };
+
+/** Shared 'close' listener of sockets still in their handshake (no closure per connection). */
+function onHandshakingSocketClose(this: net.Socket): void {
+  (this as HandshakingSocket)[kServer]?.untrackHandshake(this);
+}
 type DecidedRequest = IncomingMessage & { [kDecision]?: string | false };
 
 /** The HTTP status an error carries (`status`, `statusCode` or Nest's `getStatus()`), if it is one. */
@@ -236,15 +243,18 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       this.rejectSocket(socket, DisconnectReason.HandshakeTimeout);
     }, Math.max(0, this.handshakeTimeout - (Date.now() - startedAt)));
     this.handshakeTimers.set(socket, { timer, startedAt });
-    socket.once('close', () => this.untrackHandshake(socket));
+    (socket as HandshakingSocket)[kServer] = this;
+    socket.once('close', onHandshakingSocketClose);
   }
 
-  private untrackHandshake(socket: net.Socket): number | undefined {
+  /** @internal Stops the handshake clock of a connection; returns when it started. */
+  untrackHandshake(socket: net.Socket): number | undefined {
     this.handshaking.delete(socket);
     const entry = this.handshakeTimers.get(socket);
     if (entry === undefined) return undefined;
     clearTimeout(entry.timer);
     this.handshakeTimers.delete(socket);
+    socket.off('close', onHandshakingSocketClose);
     return entry.startedAt;
   }
 
@@ -311,12 +321,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       remoteEndPoint: context.remoteEndPoint,
       closeTimeout: this.config.closeTimeout,
       compressionThreshold: this.compressionThreshold,
-      handshake: {
-        path: context.path,
-        query: context.query,
-        headers: context.headers,
-        subprotocol: ws.protocol === '' ? undefined : ws.protocol,
-      },
+      handshake: new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol),
     };
     const session = new WsSession(ws, socket, this, options);
     for (const [key, value] of context.items) session.items.set(key, value);

@@ -23,6 +23,32 @@ export interface WsHandshake {
 }
 
 /**
+ * @internal The handshake as a session keeps it: the URL is parsed only if `path` or `query` is read,
+ * so idle sessions do not hold URL objects.
+ */
+export class WsHandshakeInfo implements WsHandshake {
+  private parsed: URL | undefined;
+
+  constructor(
+    private readonly url: string,
+    readonly headers: IncomingHttpHeaders,
+    readonly subprotocol: string | undefined,
+  ) {}
+
+  get path(): string {
+    return (this.parsed ??= new URL(this.url, 'http://localhost')).pathname;
+  }
+
+  get query(): URLSearchParams {
+    return (this.parsed ??= new URL(this.url, 'http://localhost')).searchParams;
+  }
+
+  toJSON(): { path: string; query: Record<string, string>; headers: IncomingHttpHeaders; subprotocol?: string } {
+    return { path: this.path, query: Object.fromEntries(this.query), headers: this.headers, subprotocol: this.subprotocol };
+  }
+}
+
+/**
  * A WebSocket session (seed: `IWebSocketSession`): a {@link Session} that also sends text.
  *
  * @example
@@ -76,6 +102,46 @@ function reasonForWsError(error: Error & { code?: string }): DisconnectReason {
 }
 
 const kFrame = Symbol('stormsocket.wsFrame');
+/** Links a `ws` connection and its socket back to their session, so the listeners can be shared functions. */
+const kSession = Symbol('stormsocket.session');
+
+type Linked<T> = T & { [kSession]: WsSession };
+
+function sessionOf(emitter: WebSocket | Socket): WsSession {
+  return (emitter as Linked<WebSocket | Socket>)[kSession];
+}
+
+/** Scratch space for frame headers: written and copied into a batch in one go, so one buffer serves every session. */
+const HEADER = Buffer.alloc(10);
+
+// Listeners shared by every session (no closures per connection): `this` is the emitter.
+function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  sessionOf(this).handleMessage(data, !isBinary);
+}
+function onWsPong(this: WebSocket): void {
+  sessionOf(this).missedPongs = 0;
+}
+function onWsError(this: WebSocket, error: Error & { code?: string }): void {
+  sessionOf(this).handleError(error);
+}
+function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
+  sessionOf(this).handleClose(code, reason);
+}
+function onSocketData(this: Socket, chunk: Buffer): void {
+  sessionOf(this).countReceived(chunk.length);
+}
+function onSocketDrain(this: Socket): void {
+  sessionOf(this).handleDrain();
+}
+/**
+ * Replaces `ws.close` on batching sessions. `ws` answers the peer's Close frame (and protocol
+ * errors) by writing its own Close frame straight to the socket; replies batched this turn must
+ * go out first, since after a Close frame they would break the protocol and the peer would drop them.
+ */
+function closeAfterFlush(this: WebSocket, code?: number, data?: string | Buffer): void {
+  sessionOf(this).flushWrites();
+  WebSocket.prototype.close.call(this, code, data);
+}
 
 /** @internal Transport settings of a WebSocket session. */
 export interface WsSessionOptions {
@@ -103,9 +169,10 @@ export class WsSession extends SessionBase implements WebSocketSession {
   closeReason: string | undefined;
   /** @internal Pings sent without a pong since. */
   missedPongs = 0;
-  /** Frames written by this class; `undefined` when `ws` frames (client role, compression). */
-  private readonly out: OutboundBatch | undefined;
-  private readonly header = Buffer.allocUnsafe(10);
+  /** Whether this class frames messages (server role, no compression) rather than `ws`. */
+  private readonly batching: boolean;
+  /** The write batch, created on the first message. */
+  private out: OutboundBatch | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -120,19 +187,10 @@ export class WsSession extends SessionBase implements WebSocketSession {
     super(host, metrics);
     this.remoteEndPoint = options.remoteEndPoint;
     this.handshake = options.handshake;
-    const compressed = ws.extensions.includes('permessage-deflate');
-    this.out = options.role === 'server' && !compressed ? new OutboundBatch(socket) : undefined;
-    const out = this.out;
-    if (out !== undefined) {
-      // `ws` answers the peer's Close frame (and protocol errors) by writing its own Close frame
-      // straight to the socket. Replies batched this turn must go out first: after a Close frame
-      // they would break the protocol and the peer would drop them.
-      const close = ws.close.bind(ws);
-      ws.close = (code?: number, data?: string | Buffer) => {
-        out.flush();
-        close(code, data);
-      };
-    }
+    this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
+    (ws as Linked<WebSocket>)[kSession] = this;
+    (socket as Linked<Socket>)[kSession] = this;
+    if (this.batching) ws.close = closeAfterFlush;
   }
 
   get pendingSendBytes(): number {
@@ -158,27 +216,36 @@ export class WsSession extends SessionBase implements WebSocketSession {
   /** @internal Wires the connection and opens the session. */
   start(): void {
     const ws = this.ws;
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      this.lastReceiveAt = Date.now();
-      this.receive(data, !isBinary);
-    });
-    ws.on('pong', () => {
-      this.missedPongs = 0;
-    });
-    ws.on('error', (error: Error & { code?: string }) => {
-      this.pendingReason ??= reasonForWsError(error);
-      // `ws` has already sent its Close frame (1002/1007/1009): the session is closing, so a later
-      // close request (frame-size guard, idle timer, middleware) must not overwrite the reason.
-      if (this.state === ConnectionState.Connected) {
-        this.state = ConnectionState.Closing;
-        this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
-      }
-      this.reportError(error);
-    });
-    ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason));
-    this.socket.on('data', (chunk: Buffer) => this.countReceived(chunk.length));
-    this.socket.on('drain', () => this.drained());
+    ws.on('message', onWsMessage);
+    ws.on('pong', onWsPong);
+    ws.on('error', onWsError);
+    ws.on('close', onWsClose);
+    this.socket.on('data', onSocketData);
+    this.socket.on('drain', onSocketDrain);
     this.open();
+  }
+
+  /** @internal */
+  handleMessage(data: Buffer, isText: boolean): void {
+    this.lastReceiveAt = Date.now();
+    this.receive(data, isText);
+  }
+
+  /** @internal */
+  handleError(error: Error & { code?: string }): void {
+    this.pendingReason ??= reasonForWsError(error);
+    // `ws` has already sent its Close frame (1002/1007/1009): the session is closing, so a later
+    // close request (frame-size guard, idle timer, middleware) must not overwrite the reason.
+    if (this.state === ConnectionState.Connected) {
+      this.state = ConnectionState.Closing;
+      this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
+    }
+    this.reportError(error);
+  }
+
+  /** @internal */
+  handleDrain(): void {
+    this.drained();
   }
 
   /** @internal Heartbeat tick: pings, or drops the peer after `maxMissedPongs` unanswered pings. */
@@ -203,7 +270,8 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.socket.end();
   }
 
-  private countReceived(length: number): void {
+  /** @internal */
+  countReceived(length: number): void {
     this.metrics.bytesReceived += length;
     const server = this.host.serverMetrics;
     if (server !== undefined) server.bytesReceivedTotal += length;
@@ -212,21 +280,22 @@ export class WsSession extends SessionBase implements WebSocketSession {
   protected writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
     const ws = this.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
-    const out = this.out;
-    if (out === undefined) {
+    if (!this.batching) {
       ws.send(data, { binary: !isText, compress: data.length >= (this.options.compressionThreshold ?? 0) });
       return;
     }
+    const out = (this.out ??= new OutboundBatch(this.socket));
     if (prepared !== undefined) {
       out.write(prepared.encoding(kFrame, (m) => encodeFrame(m.data, m.isText)));
       return;
     }
-    const length = writeFrameHeader(this.header, 0, isText ? OPCODE_TEXT : OPCODE_BINARY, data.length);
-    out.copyFrom(this.header, length);
+    const length = writeFrameHeader(HEADER, 0, isText ? OPCODE_TEXT : OPCODE_BINARY, data.length);
+    out.copyFrom(HEADER, length);
     out.write(data);
   }
 
-  private onClose(code: number, reason: Buffer): void {
+  /** @internal */
+  handleClose(code: number, reason: Buffer): void {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     this.out?.discard();
@@ -255,7 +324,8 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.lingerTimer = setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
   }
 
-  protected flushWrites(): void {
+  /** @internal Hands batched writes to the socket now. */
+  override flushWrites(): void {
     this.out?.flush();
   }
 
