@@ -44,6 +44,7 @@ const unusedVars = [
 export default defineConfig(
   globalIgnores([
     '**/node_modules/',
+    '.tmp/',
     'build/',
     'dist/',
     'docs/api/',

@@ -32,11 +32,6 @@ for (const server of [lines, framed]) {
   server.on('error', (session, error) => console.error(`session ${session?.id ?? '-'}: ${error.message}`));
 }
 
-await lines.listen();
-await framed.listen();
-console.log(`tcp-echo: line echo on ${host}:${lines.port}   (try: printf 'hello\\n' | socat - TCP:${host}:${lines.port})`);
-console.log(`tcp-echo: length-prefixed echo on ${host}:${framed.port}`);
-
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -45,5 +40,11 @@ async function shutdown(signal: string): Promise<void> {
   await Promise.all([lines.close(), framed.close()]);
   process.exit(0);
 }
+// Installed before the servers announce themselves: a SIGTERM right after start must not kill the process.
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+await lines.listen();
+await framed.listen();
+console.log(`tcp-echo: line echo on ${host}:${lines.port}   (try: printf 'hello\\n' | socat - TCP:${host}:${lines.port})`);
+console.log(`tcp-echo: length-prefixed echo on ${host}:${framed.port}`);

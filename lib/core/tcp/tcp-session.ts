@@ -76,13 +76,16 @@ export class TcpSession extends SessionBase {
     this.metrics.bytesReceived += length;
     const server = this.host.serverMetrics;
     if (server !== undefined) server.bytesReceivedTotal += length;
-    this.lastReceiveAt = Date.now();
     if (this.state !== ConnectionState.Connected) return;
+    const before = this.metrics.messagesReceived;
     try {
       this.decoder.push(chunk, this.onFrame);
     } catch (error) {
       this.badInput(error);
     }
+    // Only complete messages count as activity for idleTimeout: a peer that trickles a message
+    // a byte at a time (framing slowloris) is closed like an idle one.
+    if (this.metrics.messagesReceived !== before) this.lastReceiveAt = Date.now();
   }
 
   private badInput(error: unknown): void {

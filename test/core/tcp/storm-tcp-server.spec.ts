@@ -134,6 +134,41 @@ describe('StormTcpServer', () => {
     });
   });
 
+  describe('idleTimeout and partial messages', () => {
+    let server: StormTcpServer;
+
+    before(async () => {
+      server = await startEchoServer({ idleTimeout: 300, framer: new LengthPrefixFramer() });
+    });
+
+    after(async () => {
+      await closeServer(server);
+    });
+
+    it('closes a peer that trickles a message a byte at a time (framing slowloris) with IdleTimeout', async () => {
+      const opened = nextSession(server);
+      const client = await RawClient.connect({ port: server.port! });
+      const session = await opened;
+      let stop = false;
+      const trickle = (async () => {
+        const frame = encodeLengthPrefixed(Buffer.alloc(64, 1));
+        for (let i = 0; i < frame.length && !stop; i++) {
+          await client.write(frame.subarray(i, i + 1)).catch(() => undefined);
+          await delay(40);
+        }
+      })();
+      try {
+        // The whole frame takes ~2.7 s to trickle in: the close must come long before it completes.
+        assert.equal(await closedReason(session, 2000), DisconnectReason.IdleTimeout);
+        assert.equal(session.metrics.messagesReceived, 0);
+      } finally {
+        stop = true;
+        await trickle;
+        client.destroy();
+      }
+    });
+  });
+
   describe('TLS', () => {
     let certs: TestCerts;
     let server: StormTcpServer;
