@@ -2,7 +2,7 @@ import type { EndPoint } from '../endpoint.js';
 import type { MiddlewarePipeline } from '../middleware/middleware-pipeline.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
-import { isPromiseLike } from '../util/async-events.js';
+import { isPromiseLike, RESOLVED } from '../util/async-events.js';
 import { ConnectionState } from './connection-state.js';
 import { DisconnectReason } from './disconnect-reason.js';
 import { OutgoingMessage } from './outgoing-message.js';
@@ -93,7 +93,6 @@ export interface SessionHost {
 /** A pending-send ceiling under the `wait` policy, as a multiple of `maxPendingSendBytes`, past which the peer is cut off. */
 const WAIT_POLICY_HARD_CAP = 8;
 
-const RESOLVED: Promise<void> = Promise.resolve();
 /** Shared by every session with nothing queued (never written to). */
 const EMPTY_QUEUE: Queued[] = [];
 const EMPTY_GROUPS: ReadonlySet<string> = new Set();
@@ -175,6 +174,9 @@ export abstract class SessionBase implements Session {
 
   /** Bytes accepted for sending but not yet handed to the operating system. */
   abstract get pendingSendBytes(): number;
+
+  /** The part of {@link pendingSendBytes} already handed to the socket (not in this turn's batch). */
+  protected abstract get socketPendingBytes(): number;
 
   get isBackpressured(): boolean {
     return this.pendingSendBytes > this.host.maxPendingSendBytes;
@@ -329,9 +331,11 @@ export abstract class SessionBase implements Session {
     if (this.state !== ConnectionState.Connected) return undefined;
     let pending = this.pendingSendBytes;
     const limit = this.host.maxPendingSendBytes;
-    if (pending > limit) {
-      // Bytes batched this turn are not yet the socket's: hand them over (the kernel takes what it
-      // can at once) so a burst to a fast reader is not mistaken for a slow consumer.
+    if (pending > limit && this.socketPendingBytes <= limit) {
+      // Over the limit only because of bytes batched this turn: hand them to the socket (the
+      // kernel takes what it can at once) so a burst to a fast reader is not mistaken for a slow
+      // consumer. Once the socket itself is over the limit, flushing early would not change the
+      // verdict and would cost a write per message, so the batch waits for its turn.
       this.flushWrites();
       pending = this.pendingSendBytes;
     }

@@ -56,6 +56,10 @@ export class TcpSession extends SessionBase {
     return this.socket.writableLength + this.out.pendingBytes;
   }
 
+  protected get socketPendingBytes(): number {
+    return this.socket.writableLength;
+  }
+
   /** @internal Wires the socket and opens the session. */
   start(): void {
     const socket = this.socket;

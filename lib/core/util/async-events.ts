@@ -1,3 +1,10 @@
+/**
+ * The settled promise the engine returns from sends and broadcasts that completed at once. A
+ * listener returning it (`(s, data) => s.send(data)`) is treated as synchronous, so the common
+ * echo handler costs no promise round trip per message.
+ */
+export const RESOLVED: Promise<void> = Promise.resolve();
+
 /** A map from event name to the listener's argument tuple. */
 export type EventMap = { [event: string]: unknown[] };
 
@@ -101,7 +108,7 @@ export class AsyncEventEmitter<Events extends EventMap> {
       this.onListenerError(event, error, args);
       return undefined;
     }
-    if (!isPromiseLike(result)) return undefined;
+    if (result === RESOLVED || !isPromiseLike(result)) return undefined;
     return Promise.resolve(result).then(noop, (error: unknown) => this.onListenerError(event, error, args));
   }
 }

@@ -197,6 +197,10 @@ export class WsSession extends SessionBase implements WebSocketSession {
     return this.ws.bufferedAmount + (this.out?.pendingBytes ?? 0);
   }
 
+  protected get socketPendingBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
   /** The negotiated subprotocol, or `''`. */
   get protocol(): string {
     return this.ws.protocol;
