@@ -48,6 +48,21 @@ export class OutboundBatch implements FrameWriter {
     this.schedule();
   }
 
+  /**
+   * Appends bytes that many sockets share and nobody modifies (a broadcast frame). When nothing
+   * else is batched this turn they are passed by reference, so a broadcast to N sessions neither
+   * copies nor allocates per session.
+   */
+  writeShared(bytes: Buffer): void {
+    if (this.batch === undefined && this.chunks.length === 0) {
+      this.chunks.push(bytes);
+      this.chunkBytes += bytes.length;
+      this.schedule();
+      return;
+    }
+    this.write(bytes);
+  }
+
   /** Copies the first `length` bytes of `source` (a scratch buffer the caller reuses). */
   copyFrom(source: Buffer, length: number): void {
     const batch = this.reserve(length);

@@ -102,6 +102,7 @@ function reasonForWsError(error: Error & { code?: string }): DisconnectReason {
 }
 
 const kFrame = Symbol('stormsocket.wsFrame');
+const encodeOnce = (message: OutgoingMessage): Buffer => encodeFrame(message.data, message.isText);
 /** Links a `ws` connection and its socket back to their session, so the listeners can be shared functions. */
 const kSession = Symbol('stormsocket.session');
 
@@ -290,7 +291,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
     }
     const out = (this.out ??= new OutboundBatch(this.socket));
     if (prepared !== undefined) {
-      out.write(prepared.encoding(kFrame, (m) => encodeFrame(m.data, m.isText)));
+      out.writeShared(prepared.encoding(kFrame, encodeOnce));
       return;
     }
     const length = writeFrameHeader(HEADER, 0, isText ? OPCODE_TEXT : OPCODE_BINARY, data.length);
