@@ -31,13 +31,13 @@ const NOFILE = 20000;
 
 const HELP = `Usage: node bench/run.mjs [options]   (npm run bench -- [options])
 
-  --quick                  whole run in under a minute: 1 rep, 0.4 s windows, fewer subscribers and
-                           idle connections (figures are rougher; use the full run for docs)
-  --duration <s>           measured window per repetition (default 3; quick 0.4)
-  --warmup <s>             load before each window, not measured (default 1; quick 0.25)
+  --quick                  whole run in under a minute: 1 rep, 0.35 s windows, 250 in flight, 1000
+                           subscribers, 500 idle connections (rougher figures; use the full run for docs)
+  --duration <s>           measured window per repetition (default 3; quick 0.35)
+  --warmup <s>             load before each window, not measured (default 1; quick 0.2)
   --reps <n>               repetitions; the table shows medians (default 3; quick 1)
   --connections <n>        connections of the echo scenarios (default 100)
-  --inflight <n>           messages in flight per connection in echo scenarios (default 1000)
+  --inflight <n>           messages in flight per connection in echo scenarios (default 1000; quick 250)
   --sizes <list>           TCP echo message sizes in bytes (default 32,1024)
   --subscribers <n>        WebSocket subscribers of the broadcast scenario (default 2000; quick 1000)
   --broadcast-burst <n>    broadcasts per event-loop turn in the broadcast-burst scenario (default 8)
@@ -54,6 +54,7 @@ const HELP = `Usage: node bench/run.mjs [options]   (npm run bench -- [options])
                            node --cpu-prof does); .cpuprofile + .txt summaries in bench/results/profiles/
   --out <dir>              results directory (default bench/results)
   --write-docs             also update the table in docs/benchmarks.md and docs/benchmarks-chart.svg
+  --render <file>          run nothing: print and write the table and chart of a saved latest.json
   --list                   print scenarios and targets, run nothing
   -h, --help`;
 
@@ -78,6 +79,7 @@ const { values: args } = parseArgs({
     targets: { type: 'string' },
     profile: { type: 'string' },
     out: { type: 'string' },
+    render: { type: 'string' },
     'write-docs': { type: 'boolean', default: false },
     list: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -104,11 +106,11 @@ function num(name, fallback, { integer = true, min = integer ? 1 : 0 } = {}) {
 const quick = args.quick;
 const options = {
   quick,
-  duration: num('duration', quick ? 0.4 : 3, { integer: false, min: 0.1 }),
-  warmup: num('warmup', quick ? 0.25 : 1, { integer: false, min: 0 }),
+  duration: num('duration', quick ? 0.35 : 3, { integer: false, min: 0.1 }),
+  warmup: num('warmup', quick ? 0.2 : 1, { integer: false, min: 0 }),
   reps: num('reps', quick ? 1 : 3),
   connections: num('connections', 100),
-  inflight: num('inflight', 1000),
+  inflight: num('inflight', quick ? 250 : 1000),
   sizes: (args.sizes ?? '32,1024').split(',').map((s) => {
     const size = Number(s.trim());
     if (!Number.isInteger(size) || size < 1 || size > 4 * 1024 * 1024) {
@@ -245,6 +247,53 @@ function startServer(scenario, target, { expose = false } = {}) {
   return server;
 }
 
+/**
+ * Server processes kept for a later scenario on the same server (idle processes cost no CPU):
+ * start-up, Nest's especially, is most of the time a target takes in --quick. Memory scenarios and
+ * profiled targets always get a fresh process.
+ */
+const serverPool = new Map();
+const serverUses = new Map();
+
+function poolable(scenario, target) {
+  return scenario.kind !== 'memory' && !wantsProfile(target);
+}
+
+function countServerUses(list) {
+  for (const scenario of list) {
+    for (const target of scenario.targets) {
+      if (poolable(scenario, target)) serverUses.set(target.server, (serverUses.get(target.server) ?? 0) + 1);
+    }
+  }
+}
+
+function acquireServer(scenario, target) {
+  if (poolable(scenario, target)) {
+    const pooled = serverPool.get(target.server);
+    serverPool.delete(target.server);
+    if (pooled !== undefined && pooled.exitInfo === undefined) return pooled;
+  }
+  return startServer(scenario, target, { expose: scenario.kind === 'memory' });
+}
+
+/** Whether a server process used (almost) no CPU over a short interval. */
+async function isIdle(server) {
+  const a = procCpu(server.pid);
+  await sleep(150);
+  const b = procCpu(server.pid);
+  return cpuShare(a, b) < 0.1;
+}
+
+/** Keeps a server that finished cleanly if a later target needs it; returns whether it was kept. */
+function releaseServer(scenario, target, server) {
+  if (!poolable(scenario, target)) return false;
+  const left = (serverUses.get(target.server) ?? 1) - 1;
+  serverUses.set(target.server, left);
+  if (left <= 0 || server.exitInfo !== undefined) return false;
+  serverPool.set(target.server, server);
+  return true;
+}
+
 let sharedLoad;
 
 /** The load generator: one process for the whole run (respawned if it dies or misbehaves). */
@@ -271,7 +320,7 @@ async function waitForConnections(server, count, timeoutMs) {
   while (Date.now() < deadline) {
     last = await server.call({ cmd: 'snap' });
     if (last.conns >= count) return last;
-    await sleep(50);
+    await sleep(20);
   }
   throw new Error(`server has ${last?.conns} of ${count} connections after ${timeoutMs} ms`);
 }
@@ -373,7 +422,7 @@ async function runTarget(scenario, target) {
     for (let rep = 0; rep < options.reps; rep++) {
       if (server === undefined || memory) {
         if (server !== undefined) await server.kill(0);
-        server = startServer(scenario, target, { expose: memory });
+        server = acquireServer(scenario, target);
         debug('server spawn');
         const [ready] = await Promise.all([withTimeout(server.ready, 60000, `${target.server} start`), loadReady]);
         debug('server ready');
@@ -387,11 +436,11 @@ async function runTarget(scenario, target) {
         // Warm the accept path (pools, JIT) with a few connections first, as every peer gets.
         await load.call({ cmd: 'run', job: { ...job, kind: 'idle', conns: Math.min(200, job.conns) } }, 60000);
         await load.call({ cmd: 'stop' });
-        await sleep(300);
+        await sleep(quick ? 100 : 300);
         const before = await server.call({ cmd: 'gc' });
         await load.call({ cmd: 'run', job: { ...job, kind: 'idle' } }, 120000);
         await waitForConnections(server, job.conns, 30000);
-        await sleep(quick ? 300 : 1000);
+        await sleep(quick ? 200 : 1000);
         const after = await server.call({ cmd: 'gc' });
         result = {
           value: (after.rss - before.rss) / job.conns / 1024,
@@ -431,6 +480,12 @@ async function runTarget(scenario, target) {
           : '') +
         (result.latency ? ` p50 ${result.latency.p50.toFixed(2)} ms p99 ${result.latency.p99.toFixed(2)} ms` : '') +
         (result.errors ? ` errors ${result.errors}` : ''));
+    }
+    await resetLoad(load);
+    // Pool only a server that went idle: one still working through the messages that were in
+    // flight would take CPU from the next targets' measurements.
+    if (server !== undefined && poolable(scenario, target) && (await isIdle(server))) {
+      if (releaseServer(scenario, target, server)) server = undefined;
     }
   } finally {
     // Killed at once: a saturated server would first work through the messages still in flight.
@@ -498,6 +553,49 @@ function machine() {
   };
 }
 
+/** Writes the stdout table, latest.json, latest.md, chart.svg (and docs) for finished results. */
+function publish(all, meta, profiles, { writeJson = true } = {}) {
+  const { options: o } = meta;
+  const header =
+    `nestjs-stormsocket benchmarks — ${meta.date.slice(0, 19).replace('T', ' ')} UTC, node ${meta.node}, ${meta.cpu}, ${meta.memory}\n` +
+    `${o.reps} rep(s) x ${o.duration} s window (+${o.warmup} s warm-up), medians; ` +
+    `server and load generator in separate processes; ${o.quick ? 'quick mode; ' : ''}took ${meta.elapsedSeconds.toFixed(0)} s`;
+  console.log(header);
+  console.log(textTable(all));
+  for (const p of profiles) console.log(`\n[${p.scenario} / ${p.target}] ${formatProfile(p)}`);
+  mkdirSync(outDir, { recursive: true });
+  if (writeJson) {
+    const json = {
+      meta,
+      scenarios: all.map(({ scenario, rows, goals }) => ({
+        id: scenario.id,
+        title: scenario.title,
+        unit: scenario.unit,
+        better: scenario.better,
+        reference: scenario.reference,
+        rows,
+        goals,
+      })),
+      profiles,
+    };
+    writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  }
+  const subtitle = `${meta.cpu}, node ${meta.node}, ${meta.date.slice(0, 10)}; ${o.reps} rep(s) x ${o.duration} s, medians${o.quick ? ' (quick)' : ''}`;
+  const chart = svgChart(all, { title: 'nestjs-stormsocket vs the peers (same machine, same run)', subtitle });
+  writeFileSync(path.join(outDir, 'chart.svg'), chart);
+  const markdown = markdownTable(all);
+  writeFileSync(path.join(outDir, 'latest.md'), `${header}\n\n${markdown}`);
+  log(`\nwrote ${path.relative(ROOT, path.join(outDir, 'latest.json'))}, chart.svg, latest.md`);
+  if (args['write-docs']) writeDocs(header, markdown, chart);
+}
+
+/** --render: the table and chart of saved results, without running anything. */
+function render(file) {
+  const saved = JSON.parse(readFileSync(file, 'utf8'));
+  const all = saved.scenarios.map(({ rows, goals, ...scenario }) => ({ scenario, rows, goals }));
+  publish(all, saved.meta, saved.profiles ?? [], { writeJson: path.resolve(file) !== path.join(outDir, 'latest.json') });
+}
+
 async function main() {
   if (!existsSync(path.join(ROOT, 'build', 'lib', 'core', 'index.js'))) {
     console.error('build/lib is missing: run `npx tsc -p tsconfig.json` (npm run build:test) first.');
@@ -506,6 +604,7 @@ async function main() {
   const started = Date.now();
   const meta = { ...machine(), options };
   const total = scenarios.reduce((n, s) => n + s.targets.length, 0);
+  countServerUses(scenarios);
   log(`nestjs-stormsocket bench: ${scenarios.length} scenarios, ${total} targets, ${options.reps} rep(s) x ` +
     `${options.duration} s (+${options.warmup} s warm-up)${quick ? ', quick' : ''}`);
   const all = [];
@@ -549,36 +648,7 @@ async function main() {
   }
 
   const elapsed = (Date.now() - started) / 1000;
-  const header =
-    `nestjs-stormsocket benchmarks — ${meta.date.slice(0, 19).replace('T', ' ')} UTC, node ${meta.node}, ${meta.cpu}, ${meta.memory}\n` +
-    `${options.reps} rep(s) x ${options.duration} s window (+${options.warmup} s warm-up), medians; ` +
-    `server and load generator in separate processes; ${quick ? 'quick mode; ' : ''}took ${elapsed.toFixed(0)} s`;
-  console.log(header);
-  console.log(textTable(all));
-  for (const p of profiles) console.log(`\n[${p.scenario} / ${p.target}] ${formatProfile(p)}`);
-
-  mkdirSync(outDir, { recursive: true });
-  const json = {
-    meta: { ...meta, elapsedSeconds: elapsed },
-    scenarios: all.map(({ scenario, rows, goals }) => ({
-      id: scenario.id,
-      title: scenario.title,
-      unit: scenario.unit,
-      better: scenario.better,
-      reference: scenario.reference,
-      rows,
-      goals,
-    })),
-    profiles,
-  };
-  writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(json, null, 2)}\n`);
-  const subtitle = `${meta.cpu}, node ${meta.node}, ${meta.date.slice(0, 10)}; ${options.reps} rep(s) x ${options.duration} s, medians${quick ? ' (quick)' : ''}`;
-  const chart = svgChart(all, { title: 'nestjs-stormsocket vs the peers (same machine, same run)', subtitle });
-  writeFileSync(path.join(outDir, 'chart.svg'), chart);
-  const markdown = markdownTable(all);
-  writeFileSync(path.join(outDir, 'latest.md'), `${header}\n\n${markdown}`);
-  log(`\nwrote ${path.relative(ROOT, path.join(outDir, 'latest.json'))}, chart.svg, latest.md`);
-  if (args['write-docs']) writeDocs(header, markdown, chart);
+  publish(all, { ...meta, elapsedSeconds: elapsed }, profiles);
   await sharedLoad?.stop(3000);
 }
 
@@ -606,7 +676,8 @@ function writeDocs(header, markdown, chart) {
 }
 
 try {
-  await main();
+  if (args.render) render(args.render);
+  else await main();
 } finally {
   await killAll(500);
 }

@@ -134,7 +134,11 @@ export function markdownTable(all) {
       const goals = results.goals
         .filter((g) => g.target === row.id)
         .map((g) => `goal ${g.text}: ${g.met === undefined ? '?' : g.met ? '✅' : '❌'} ${ratioText(g.ratio)}${perCoreGoal(g)}`);
-      const notes = [detail(row), ...goals].filter(Boolean).join('; ');
+      const flags = [
+        row.genBound ? 'generator ≥ 90% of a core' : '',
+        row.otherCpu > 0.15 ? 'other processes busy (noisy)' : '',
+      ];
+      const notes = [detail(row), ...goals, ...flags].filter(Boolean).join('; ');
       lines.push(
         `| ${name} | ${formatValue(row.value, s.unit)} | ${ratioText(row.ratio)} | ${perCoreText(row, s) || '—'} | ${pct(row.srvCpu)} | ${pct(row.genCpu)} | ${pct(row.irqCpu)} | ${pct(row.otherCpu)} | ${notes} |`,
       );
