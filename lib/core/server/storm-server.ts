@@ -252,6 +252,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   private forget(session: S): void {
     this.sessions.delete(session);
     this.groups.removeFromAll(session);
+    // Recovery: from here on, sends on this session object are dropped like on any closed session.
+    session.detachedTo = undefined;
   }
 
   /** Emits an event with loosely typed arguments (the subclasses' event maps are generic here). */

@@ -1,4 +1,5 @@
 import type { BroadcastRelay } from './broadcast-relay.js';
+import type { DetachedMember } from './detached-member.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { Session } from './session.js';
 import { broadcastTo, type BroadcastOptions } from './session-groups.js';
@@ -16,6 +17,8 @@ export class SessionManager<S extends Session = Session> {
   private relay: BroadcastRelay | undefined;
   private relayKey = '';
   private stopRelay: (() => void) | undefined;
+  /** Detached recoverable sessions (SPEC §9.1): server broadcasts reach their logs. */
+  private detached: Set<DetachedMember> | undefined;
 
   /**
    * Connects this manager to a backplane: `broadcast` reaches the sessions of the managers with
@@ -25,7 +28,10 @@ export class SessionManager<S extends Session = Session> {
     this.stopRelay?.();
     this.relay = relay;
     this.relayKey = `sessions:${scope}`;
-    this.stopRelay = relay.join(this.relayKey, (message) => void broadcastTo(this.byId.values(), message, undefined));
+    this.stopRelay = relay.join(
+      this.relayKey,
+      (message) => void broadcastTo(this.byId.values(), message, undefined, this.detached),
+    );
     relay.count(this.relayKey, this.byId.size);
   }
 
@@ -67,10 +73,10 @@ export class SessionManager<S extends Session = Session> {
 
   /** Sends a message to every open session; a string goes out as text, bytes as binary. */
   broadcast(data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
-    if (this.relay === undefined) return broadcastTo(this.byId.values(), data, options);
+    if (this.relay === undefined) return broadcastTo(this.byId.values(), data, options, this.detached);
     const message = OutgoingMessage.from(data);
     this.relay.publish(this.relayKey, message);
-    return broadcastTo(this.byId.values(), message, options);
+    return broadcastTo(this.byId.values(), message, options, this.detached);
   }
 
   /** Closes every session gracefully and resolves when all have closed. */
@@ -84,9 +90,21 @@ export class SessionManager<S extends Session = Session> {
     this.relay?.count(this.relayKey, this.byId.size);
   }
 
+  /** @internal Server broadcasts reach `member` until {@link removeDetached}. */
+  addDetached(member: DetachedMember): void {
+    (this.detached ??= new Set()).add(member);
+  }
+
+  /** @internal */
+  removeDetached(member: DetachedMember): void {
+    this.detached?.delete(member);
+    if (this.detached?.size === 0) this.detached = undefined;
+  }
+
   /** @internal */
   delete(session: S): boolean {
-    const deleted = this.byId.delete(session.id);
+    // A resumed session (SPEC §9.1) may already hold this id: only the registered object is removed.
+    const deleted = this.byId.get(session.id) === session && this.byId.delete(session.id);
     if (deleted) this.relay?.count(this.relayKey, this.byId.size);
     return deleted;
   }

@@ -3,7 +3,9 @@ import type { MiddlewarePipeline } from '../middleware/middleware-pipeline.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { isPromiseLike, RESOLVED } from '../util/async-events.js';
+import type { OutboundLog } from '../recovery/outbound-log.js';
 import { ConnectionState } from './connection-state.js';
+import type { DetachedMember } from './detached-member.js';
 import { DisconnectReason } from './disconnect-reason.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { SessionGroups } from './session-groups.js';
@@ -45,6 +47,11 @@ export interface Session {
   readonly groups: ReadonlySet<string>;
   /** Per-session user data. */
   readonly items: Map<string, unknown>;
+  /**
+   * Whether this session resumed an earlier connection with connection state recovery (SPEC §9.1):
+   * same `id`, groups and `items`, and every message the client missed replayed. `false` for new sessions.
+   */
+  readonly recovered: boolean;
   /**
    * Sends one message (framed by the server's framer; a binary frame on WebSocket). Resolves once
    * the bytes are queued on the socket, or, under the `wait` policy while backpressured, once the
@@ -88,6 +95,10 @@ export interface SessionHost {
   sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined;
   /** Reports an error of a handler or hook of this session. */
   sessionError(session: SessionBase, error: Error): void;
+  /** Whether sessions speak the event protocol (JSON envelopes; they get `$presence`). */
+  readonly eventProtocol?: boolean;
+  /** Called the moment the transport closed, before queued messages finish (recovery detaches here). */
+  sessionTransportClosed?(session: SessionBase, reason: DisconnectReason): void;
 }
 
 /** A pending-send ceiling under the `wait` policy, as a multiple of `maxPendingSendBytes`, past which the peer is cut off. */
@@ -120,8 +131,16 @@ function asError(error: unknown): Error {
  * groups, items and the close sequence. `TcpSession` and `WsSession` add the socket.
  */
 export abstract class SessionBase implements Session {
-  readonly id = ++lastSessionId;
+  readonly id: number;
   readonly metrics: ConnectionMetrics;
+  recovered = false;
+  /** @internal The outbound log of a recoverable session (SPEC §9.1); undefined when recovery is off. */
+  outboundLog: OutboundLog | undefined;
+  /**
+   * @internal Set while a dropped recoverable session's `disconnected` handlers run: what they send
+   * still reaches the client (through the detached record's log).
+   */
+  detachedTo: DetachedMember | undefined;
   state: ConnectionState = ConnectionState.Connecting;
   disconnectReason: DisconnectReason = DisconnectReason.None;
   /** @internal When data last arrived, in ms since the epoch (for `idleTimeout`). */
@@ -148,8 +167,16 @@ export abstract class SessionBase implements Session {
   protected constructor(
     protected readonly host: SessionHost,
     metrics?: ConnectionMetrics,
+    /** A resumed session keeps the id it had (SPEC §9.1). */
+    id?: number,
   ) {
+    this.id = id ?? ++lastSessionId;
     this.metrics = metrics ?? new ConnectionMetrics();
+  }
+
+  /** @internal Whether this session speaks the event protocol (`$presence` reaches it). */
+  get eventProtocol(): boolean {
+    return this.host.eventProtocol === true;
   }
 
   /** Per-session user data. */
@@ -286,7 +313,10 @@ export abstract class SessionBase implements Session {
 
   /** Sends a message after middleware; keeps order when a sending hook is async. */
   protected sendInternal(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): Promise<void> {
-    if (this.state !== ConnectionState.Connected) return RESOLVED;
+    if (this.state !== ConnectionState.Connected) {
+      this.detachedTo?.deliver(prepared ?? new OutgoingMessage(data, isText));
+      return RESOLVED;
+    }
     if (this.sendChain !== undefined) {
       const chained = this.sendChain.then(() => this.sendTransformed(data, isText));
       this.trackChain(chained);
@@ -364,6 +394,18 @@ export abstract class SessionBase implements Session {
 
   private writeCounted(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
     this.writeMessage(data, isText, prepared);
+    this.outboundLog?.append(data, isText);
+    this.countSent(data);
+  }
+
+  /** @internal Writes a message that is not logged (`$welcome`, replayed entries); counted in metrics. */
+  writeUnlogged(data: Buffer, isText: boolean): void {
+    if (this.state !== ConnectionState.Connected) return;
+    this.writeMessage(data, isText, undefined);
+    this.countSent(data);
+  }
+
+  private countSent(data: Buffer): void {
     const metrics = this.metrics;
     metrics.messagesSent++;
     metrics.bytesSent += data.length;
@@ -499,6 +541,7 @@ export abstract class SessionBase implements Session {
     this.drainWaiter = undefined;
     waiter?.resolve();
     this.closedSignal?.resolve();
+    this.host.sessionTransportClosed?.(this, reason);
     if (this.isDispatching) this.closePending = true;
     else this.finishClose();
   }

@@ -13,6 +13,10 @@ import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
 import { WsHandshakeInfo, WsSession, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
+import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
+import { readResumeRequest } from '../recovery/resume-request.js';
+import { SessionRecovery, type RecoveryStats } from '../recovery/session-recovery.js';
+import { isReceivedReport, readReceivedCount, welcomeMessage } from '../recovery/recovery-messages.js';
 import {
   resolveCompression,
   resolveHeartbeat,
@@ -45,6 +49,11 @@ export interface WebSocketServerOptions extends CommonServerOptions {
   subprotocols?: readonly string[] | ((offered: readonly string[], context: WsHandshakeContext) => string | undefined);
   /** Largest HTTP header block of the upgrade request, in bytes (own listener; default 16 KiB). */
   maxHeaderSize?: number;
+  /**
+   * Connection state recovery (SPEC §9.1; absent: off): a client that drops and comes back within
+   * `window` ms gets its session back and every message it missed. See docs/recovery-and-presence.md.
+   */
+  recovery?: RecoveryOptions;
 }
 
 /** Events of {@link StormWebSocketServer}; listeners may be async and are awaited per session. */
@@ -107,6 +116,12 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   private readonly maxFrameSize: number;
   private readonly compressionThreshold: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Connection state recovery, when the `recovery` option is given. */
+  private readonly recovery: SessionRecovery | undefined;
+  /** Resumed sessions between their creation and their `$welcome`: the client's count. */
+  private readonly resumeCounts = new Map<WsSession, number>();
+  /** @internal WebSocket sessions speak the JSON event protocol. */
+  readonly eventProtocol = true;
   private readonly handshakeTimers = new Map<net.Socket, { timer: NodeJS.Timeout; startedAt: number }>();
   private readonly onUpgrade = (request: IncomingMessage, socket: net.Socket, head: Buffer): void =>
     void this.handleUpgrade(request, socket, head);
@@ -144,6 +159,9 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.maxFrameSize = intOption('maxFrameSize', options.maxFrameSize, this.config.maxMessageSize, 1);
     intOption('maxHeaderSize', options.maxHeaderSize, 16 * 1024, 1024);
     this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
+    const recovery = resolveRecovery(options.recovery);
+    this.recovery =
+      recovery === undefined ? undefined : new SessionRecovery(recovery, this.groups, this.sessions, this.logger);
     const deflate = resolveCompression(options.compression);
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
     this.wss = new WebSocketServer({
@@ -323,7 +341,16 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       compressionThreshold: this.compressionThreshold,
       handshake: new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol),
     };
-    const session = new WsSession(ws, socket, this, options);
+    const recovery = this.recovery;
+    const resume = recovery === undefined ? undefined : readResumeRequest(context.request.url);
+    const detached = resume === undefined ? undefined : recovery!.claim(resume);
+    const session = new WsSession(ws, socket, this, options, undefined, detached?.id);
+    if (detached !== undefined) {
+      recovery!.resume(detached, session, resume!.count);
+      this.resumeCounts.set(session, resume!.count);
+    } else if (recovery !== undefined) {
+      recovery.prepare(session);
+    }
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
       const guard = new FrameSizeGuard(this.maxFrameSize, () => session.fail(DisconnectReason.MessageTooBig));
@@ -342,7 +369,32 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.heartbeatTimer.unref();
   }
 
+  /** Connection state recovery figures, or `undefined` without the `recovery` option. */
+  get recoveryStats(): RecoveryStats | undefined {
+    return this.recovery?.stats;
+  }
+
+  /** @internal Recovery: `$welcome` (with the resume token) and the replay come before `connected`. */
+  override sessionOpened(session: SessionBase): Promise<void> | undefined {
+    const recovery = this.recovery;
+    if (recovery !== undefined && session.outboundLog !== undefined) {
+      session.writeUnlogged(welcomeMessage(session.id, session.recovered, session.outboundLog.token), true);
+      const count = this.resumeCounts.get(session as WsSession);
+      if (count !== undefined) {
+        this.resumeCounts.delete(session as WsSession);
+        recovery.replay(session, count);
+      }
+    }
+    return super.sessionOpened(session);
+  }
+
+  /** @internal */
+  sessionTransportClosed(session: SessionBase, reason: DisconnectReason): void {
+    this.recovery?.transportClosed(session as WsSession, reason);
+  }
+
   protected override async closeTransport(): Promise<void> {
+    this.recovery?.close();
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     if (this.attached) {
@@ -368,6 +420,11 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal */
   sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
+    if (isText && session.outboundLog !== undefined && isReceivedReport(data)) {
+      const count = readReceivedCount(data);
+      if (count !== undefined) session.outboundLog.acknowledge(count);
+      return undefined;
+    }
     if (!this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));
   }

@@ -184,8 +184,9 @@ export class WsSession extends SessionBase implements WebSocketSession {
     host: SessionHost,
     private readonly options: WsSessionOptions,
     metrics?: ConnectionMetrics,
+    id?: number,
   ) {
-    super(host, metrics);
+    super(host, metrics, id);
     this.remoteEndPoint = options.remoteEndPoint;
     this.handshake = options.handshake;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');

@@ -1,0 +1,32 @@
+import type { DetachedMember } from '../session/detached-member.js';
+import type { OutgoingMessage } from '../session/outgoing-message.js';
+import type { OutboundLog } from './outbound-log.js';
+
+/**
+ * @internal A recoverable session whose connection dropped: what a resume needs (id, groups,
+ * items, the outbound log) and nothing of the old socket. Broadcasts reach it into its log.
+ */
+export class DetachedSession implements DetachedMember {
+  /** When the window closes, in ms since the epoch. */
+  readonly expiresAt: number;
+  timer: NodeJS.Timeout | undefined;
+  /** Set once resumed or discarded: late sends of the old session object no longer reach the log. */
+  done = false;
+
+  constructor(
+    readonly id: number,
+    readonly token: string,
+    readonly log: OutboundLog,
+    readonly items: Map<string, unknown> | undefined,
+    readonly groups: readonly string[],
+    window: number,
+    private readonly overflowed: (member: DetachedSession) => void,
+  ) {
+    this.expiresAt = Date.now() + window;
+  }
+
+  deliver(message: OutgoingMessage): void {
+    if (this.done) return;
+    if (!this.log.append(message.data, message.isText)) this.overflowed(this);
+  }
+}

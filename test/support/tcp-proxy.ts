@@ -1,0 +1,64 @@
+import net from 'node:net';
+
+/**
+ * A TCP proxy in front of a server that a test can cut abruptly: every open connection is reset
+ * at once (no WebSocket Close frame, no FIN), as a dead mobile link or a crashed load balancer would.
+ */
+export class CuttableProxy {
+  private readonly server: net.Server;
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  /** Connections accepted since start. */
+  accepted = 0;
+
+  private constructor(private readonly targetPort: number) {
+    this.server = net.createServer((client) => this.pipe(client));
+  }
+
+  /** Starts a proxy on a free port of 127.0.0.1 forwarding to `127.0.0.1:<targetPort>`. */
+  static async start(targetPort: number): Promise<CuttableProxy> {
+    const proxy = new CuttableProxy(targetPort);
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  /** The proxy's port. */
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** Number of connections currently relayed. */
+  get open(): number {
+    return this.pairs.size;
+  }
+
+  /** Resets every relayed connection on both sides. */
+  cut(): void {
+    for (const [a, b] of this.pairs) {
+      a.resetAndDestroy();
+      b.resetAndDestroy();
+    }
+    this.pairs.clear();
+  }
+
+  /** Cuts everything and stops listening. */
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private pipe(client: net.Socket): void {
+    this.accepted++;
+    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    this.pairs.add(pair);
+    const drop = (): void => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+}
