@@ -3,7 +3,7 @@ import type { Backplane } from '../cluster/backplane.js';
 import type { ConnectionMiddleware } from '../core/middleware/connection-middleware.js';
 import type { TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
 import type { WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
-import type { StormCodecOption } from './codecs/message-codec.interface.js';
+import type { StormCodecOption } from '../core/codec/message-codec.interface.js';
 
 /** What every server entry adds to the engine's options. */
 export interface StormServerExtras {

@@ -2,7 +2,7 @@ import type { Backplane } from '../cluster/backplane.js';
 import type { TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
 import type { WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
 import { checkCodecOption, resolveCodec } from './codecs/resolve-codec.js';
-import type { MessageCodec } from './codecs/message-codec.interface.js';
+import type { MessageCodec } from '../core/codec/message-codec.interface.js';
 import { StormModuleOptionError } from './errors/storm-module-option.error.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT, TCP_SERVER_NAME, WS_SERVER_NAME } from './storm.constants.js';
 import type { StormMiddleware, StormModuleOptions } from './storm-options.interface.js';

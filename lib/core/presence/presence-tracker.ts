@@ -55,7 +55,7 @@ export class PresenceTracker {
       key,
       meta: { ...(meta ?? {}), sessionId: session.id },
       target: session,
-      notify: session.eventProtocol,
+      notify: session.eventCodec !== undefined,
     };
     entries.set(session.id, entry);
     const diff = this.diff(group);

@@ -1,11 +1,6 @@
 /** Start of a client's `{"event":"$received","data":<count>}` report (docs/protocol.md). */
 const RECEIVED_PREFIX = Buffer.from('{"event":"$received"');
 
-/** @internal The `$welcome` of a recoverable session: its id, whether it resumed, and the next resume token. */
-export function welcomeMessage(id: number, recovered: boolean, token: string): Buffer {
-  return Buffer.from(`{"event":"$welcome","data":{"id":${id},"recovered":${recovered},"resume":"${token}"}}`, 'utf8');
-}
-
 /** @internal Whether a text message is a client's `$received` report (checked by prefix: no parse for other traffic). */
 export function isReceivedReport(data: Buffer): boolean {
   return data.length > RECEIVED_PREFIX.length && data.compare(RECEIVED_PREFIX, 0, RECEIVED_PREFIX.length, 0, RECEIVED_PREFIX.length) === 0;

@@ -16,7 +16,8 @@ import { WsMessage } from './ws-message.js';
 import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
 import { readResumeRequest } from '../recovery/resume-request.js';
 import { SessionRecovery, type RecoveryStats } from '../recovery/session-recovery.js';
-import { isReceivedReport, readReceivedCount, welcomeMessage } from '../recovery/recovery-messages.js';
+import { isReceivedReport, readReceivedCount } from '../recovery/recovery-messages.js';
+import { welcomeDocument } from '../session/session-requests.js';
 import {
   resolveCompression,
   resolveHeartbeat,
@@ -120,8 +121,6 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   private readonly recovery: SessionRecovery | undefined;
   /** Resumed sessions between their creation and their `$welcome`: the client's count. */
   private readonly resumeCounts = new Map<WsSession, number>();
-  /** @internal WebSocket sessions speak the JSON event protocol. */
-  readonly eventProtocol = true;
   private readonly handshakeTimers = new Map<net.Socket, { timer: NodeJS.Timeout; startedAt: number }>();
   private readonly onUpgrade = (request: IncomingMessage, socket: net.Socket, head: Buffer): void =>
     void this.handleUpgrade(request, socket, head);
@@ -160,6 +159,9 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     intOption('maxHeaderSize', options.maxHeaderSize, 16 * 1024, 1024);
     this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
     const recovery = resolveRecovery(options.recovery);
+    if (recovery !== undefined && this.eventCodec === undefined) {
+      throw new InvalidOptionError('recovery', "needs the event protocol: use the default codec ('json'), not a raw or custom one");
+    }
     this.recovery =
       recovery === undefined ? undefined : new SessionRecovery(recovery, this.groups, this.sessions, this.logger);
     const deflate = resolveCompression(options.compression);
@@ -374,18 +376,22 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     return this.recovery?.stats;
   }
 
-  /** @internal Recovery: `$welcome` (with the resume token) and the replay come before `connected`. */
-  override sessionOpened(session: SessionBase): Promise<void> | undefined {
+  /**
+   * Recovery: `$welcome` carries the resume token and is not part of the log; a resumed session's
+   * replay follows it at once, before `connected` handlers can send anything.
+   */
+  protected override welcome(session: WsSession): void {
     const recovery = this.recovery;
-    if (recovery !== undefined && session.outboundLog !== undefined) {
-      session.writeUnlogged(welcomeMessage(session.id, session.recovered, session.outboundLog.token), true);
-      const count = this.resumeCounts.get(session as WsSession);
-      if (count !== undefined) {
-        this.resumeCounts.delete(session as WsSession);
-        recovery.replay(session, count);
-      }
+    if (recovery === undefined || session.outboundLog === undefined) {
+      super.welcome(session);
+      return;
     }
-    return super.sessionOpened(session);
+    session.writeUnlogged(Buffer.from(welcomeDocument(session), 'utf8'), true);
+    const count = this.resumeCounts.get(session);
+    if (count !== undefined) {
+      this.resumeCounts.delete(session);
+      recovery.replay(session, count);
+    }
   }
 
   /** @internal */
@@ -425,7 +431,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       if (count !== undefined) session.outboundLog.acknowledge(count);
       return undefined;
     }
-    if (!this.hasListeners('message')) return undefined;
+    if (this.takeAck(session, data, isText) || !this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));
   }
 }
