@@ -227,7 +227,7 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     assert.equal((await d.connect()).recovered, false);
   });
 
-  it('costs nothing when off: no log, no token, no $welcome', async () => {
+  it('costs nothing when off: no log, no token in $welcome, resume parameters ignored', async () => {
     const server = await startWsServer({ heartbeat: { pingInterval: 0 } });
     cleanups.push(() => closeWsServer(server));
     const opened = new Promise<WsSession>((resolve) => server.once('connected', resolve));
@@ -240,9 +240,9 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     assert.equal(session.recovered, false);
     assert.equal(server.recoveryStats, undefined);
     await session.sendText('{"event":"plain","data":1}');
-    await waitFor(() => inbox.length === 1);
+    await waitFor(() => inbox.length === 2);
     await delay(50);
-    assert.deepEqual(inbox, ['{"event":"plain","data":1}']);
+    assert.deepEqual(inbox, [`{"event":"$welcome","data":{"id":${session.id},"recovered":false}}`, '{"event":"plain","data":1}']);
   });
 
   it('rejects bad recovery options with the option named', async () => {
