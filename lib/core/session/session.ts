@@ -7,6 +7,7 @@ import { ConnectionState } from './connection-state.js';
 import { DisconnectReason } from './disconnect-reason.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { SessionGroups } from './session-groups.js';
+import { nextSessionId } from './session-id.js';
 import type { SessionKey } from './session-key.js';
 import { SlowConsumerPolicy } from './slow-consumer-policy.js';
 
@@ -29,7 +30,10 @@ export interface CloseOptions {
  * server.on('data', async (session, data) => session.send(data)); // echo
  */
 export interface Session {
-  /** Unique, auto-incrementing, process-wide id. */
+  /**
+   * Unique, increasing id: process-wide, and cluster-wide with a backplane (the node's number in
+   * the high bits, see `nodeNumberOfSessionId`). Always a safe integer.
+   */
   readonly id: number;
   /** The peer's address and port, or the Unix socket path. */
   readonly remoteEndPoint?: EndPoint;
@@ -80,6 +84,8 @@ export interface SessionHost {
   readonly maxPendingReceiveBytes: number;
   /** The reason `close()` records: `ClosedByServer` on servers, `ClosedByClient` on clients. */
   readonly localCloseReason: DisconnectReason;
+  /** The backplane's node number, put in the high bits of session ids (0 or absent without one). */
+  readonly nodeNumber?: number;
   /** Runs `onConnected` middleware and the `connected` event. */
   sessionOpened(session: SessionBase): Promise<void> | undefined;
   /** Dispatches one message to the application. */
@@ -96,8 +102,6 @@ const WAIT_POLICY_HARD_CAP = 8;
 /** Shared by every session with nothing queued (never written to). */
 const EMPTY_QUEUE: Queued[] = [];
 const EMPTY_GROUPS: ReadonlySet<string> = new Set();
-
-let lastSessionId = 0;
 
 /** @internal Symbol under which a session keeps its mutable group set for `SessionGroups`. */
 export const kGroupSet: unique symbol = Symbol('stormsocket.groupSet');
@@ -120,7 +124,7 @@ function asError(error: unknown): Error {
  * groups, items and the close sequence. `TcpSession` and `WsSession` add the socket.
  */
 export abstract class SessionBase implements Session {
-  readonly id = ++lastSessionId;
+  readonly id: number;
   readonly metrics: ConnectionMetrics;
   state: ConnectionState = ConnectionState.Connecting;
   disconnectReason: DisconnectReason = DisconnectReason.None;
@@ -149,6 +153,7 @@ export abstract class SessionBase implements Session {
     protected readonly host: SessionHost,
     metrics?: ConnectionMetrics,
   ) {
+    this.id = nextSessionId(host.nodeNumber ?? 0);
     this.metrics = metrics ?? new ConnectionMetrics();
   }
 
