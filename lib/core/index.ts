@@ -13,7 +13,15 @@ export { SessionBase } from './session/session.js';
 export { OutgoingMessage } from './session/outgoing-message.js';
 export { SessionManager } from './session/session-manager.js';
 export { SessionGroups, type BroadcastOptions, type BroadcastExclude } from './session/session-groups.js';
-export type { BroadcastRelay } from './session/broadcast-relay.js';
+export type {
+  BroadcastRelay,
+  NodeMessaging,
+  NodeReply,
+  NodeRequestHandler,
+  NodeRequestOptions,
+} from './session/broadcast-relay.js';
+export type { ClusterSessionInfo, ClusterListOptions } from './session/cluster-sessions.js';
+export { nodeNumberOfSessionId } from './session/session-id.js';
 
 export type { MessageFramer, FrameDecoder, FrameWriter, FramerOptions } from './framing/message-framer.js';
 export { RawFramer } from './framing/raw-framer.js';

@@ -77,7 +77,10 @@ describe('RedisBackplane', { skip: redisMissing }, () => {
       invalid({ url: 'http://127.0.0.1:6379' }, 'url');
       invalid({ url: 'not a url' }, 'url');
       invalid({ client: {} as never }, 'client');
-      invalid({ client: { duplicate: () => ({}), isCluster: true } }, 'client');
+      invalid({ url: 'redis://127.0.0.1:6379', cluster: [{ host: '127.0.0.1', port: 7000 }] }, 'url');
+      invalid({ cluster: [] }, 'cluster');
+      invalid({ cluster: [{ host: '127.0.0.1', port: 0 }] }, 'cluster[0]');
+      invalid({ url: 'redis://127.0.0.1:6379', keyPrefix: 'a{b}' }, 'keyPrefix');
     });
 
     it('rejects liveness settings that cannot work', () => {

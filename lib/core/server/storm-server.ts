@@ -8,6 +8,7 @@ import { ServerMetrics } from '../metrics/server-metrics.js';
 import { resolveServerOptions, type CommonServerOptions, type ResolvedServerOptions } from '../options.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
+import { ClusterSessions } from '../session/cluster-sessions.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
 import { SessionManager } from '../session/session-manager.js';
 import type { SessionBase, SessionHost } from '../session/session.js';
@@ -112,12 +113,16 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     this.metrics = new ServerMetrics(attributes);
     if (common.backplane !== undefined) {
       this.groups.useBackplane(common.backplane);
-      this.sessions.useBackplane(common.backplane, common.name ?? transport);
+      this.sessions.useBackplane(common.backplane, ClusterSessions.of(common.backplane).scopeFor(common.name, transport));
     }
   }
 
   /** @internal */
   readonly localCloseReason = DisconnectReason.ClosedByServer;
+  /** @internal The backplane's node number, in the high bits of this server's session ids. */
+  get nodeNumber(): number {
+    return this.common.backplane?.nodeNumber ?? 0;
+  }
   /** @internal */
   get serverMetrics(): ServerMetrics {
     return this.metrics;
@@ -374,6 +379,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     this.idleTimer = undefined;
     await stopped;
     this.metrics.detach();
+    this.sessions.leaveBackplane();
     void this.fire('close');
   }
 

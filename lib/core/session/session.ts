@@ -9,6 +9,7 @@ import type { DetachedMember } from './detached-member.js';
 import { DisconnectReason } from './disconnect-reason.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { SessionGroups } from './session-groups.js';
+import { nextSessionId } from './session-id.js';
 import type { SessionKey } from './session-key.js';
 import { SlowConsumerPolicy } from './slow-consumer-policy.js';
 import type { RequestOptions } from '../../protocol/request-table.js';
@@ -34,7 +35,10 @@ export interface CloseOptions {
  * server.on('data', async (session, data) => session.send(data)); // echo
  */
 export interface Session {
-  /** Unique, auto-incrementing, process-wide id. */
+  /**
+   * Unique, increasing id: process-wide, and cluster-wide with a backplane (the node's number in
+   * the high bits, see `nodeNumberOfSessionId`). Always a safe integer.
+   */
   readonly id: number;
   /** The peer's address and port, or the Unix socket path. */
   readonly remoteEndPoint?: EndPoint;
@@ -102,6 +106,8 @@ export interface SessionHost {
   readonly maxPendingReceiveBytes: number;
   /** The reason `close()` records: `ClosedByServer` on servers, `ClosedByClient` on clients. */
   readonly localCloseReason: DisconnectReason;
+  /** The backplane's node number, put in the high bits of session ids (0 or absent without one). */
+  readonly nodeNumber?: number;
   /** Runs `onConnected` middleware and the `connected` event. */
   sessionOpened(session: SessionBase): Promise<void> | undefined;
   /** Dispatches one message to the application. */
@@ -122,8 +128,6 @@ const WAIT_POLICY_HARD_CAP = 8;
 /** Shared by every session with nothing queued (never written to). */
 const EMPTY_QUEUE: Queued[] = [];
 const EMPTY_GROUPS: ReadonlySet<string> = new Set();
-
-let lastSessionId = 0;
 
 /** @internal Symbol under which a session keeps its mutable group set for `SessionGroups`. */
 export const kGroupSet: unique symbol = Symbol('stormsocket.groupSet');
@@ -185,7 +189,7 @@ export abstract class SessionBase implements Session {
     /** A resumed session keeps the id it had (SPEC §9.1). */
     id?: number,
   ) {
-    this.id = id ?? ++lastSessionId;
+    this.id = id ?? nextSessionId(host.nodeNumber ?? 0);
     this.metrics = metrics ?? new ConnectionMetrics();
   }
 
