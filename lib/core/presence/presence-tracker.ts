@@ -92,6 +92,29 @@ export class PresenceTracker {
     }
   }
 
+  /** Tracks a session handed over from another node, without announcing it (it never left). */
+  adopt(group: string, session: SessionBase, key: string, meta: Record<string, unknown>): void {
+    let entries = this.byGroup.get(group);
+    if (entries === undefined) {
+      entries = new Map();
+      this.byGroup.set(group, entries);
+    }
+    entries.set(session.id, { key, meta: { ...meta, sessionId: session.id }, target: session, notify: session.eventCodec !== undefined });
+  }
+
+  /** Removes a session's entries without announcing it (handed over to another node); returns them. */
+  release(id: number): { group: string; key: string; meta: Record<string, unknown> }[] {
+    const released: { group: string; key: string; meta: Record<string, unknown> }[] = [];
+    for (const [group, entries] of this.byGroup) {
+      const entry = entries.get(id);
+      if (entry === undefined) continue;
+      released.push({ group, key: entry.key, meta: entry.meta });
+      entries.delete(id);
+      if (entries.size === 0) this.byGroup.delete(group);
+    }
+    return released;
+  }
+
   /** Untracks a session everywhere (a detached session was discarded). */
   untrackAll(id: number): void {
     for (const group of [...this.byGroup.keys()]) this.untrack(group, id);

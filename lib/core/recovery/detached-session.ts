@@ -2,6 +2,13 @@ import type { DetachedMember } from '../session/detached-member.js';
 import type { OutgoingMessage } from '../session/outgoing-message.js';
 import type { OutboundLog } from './outbound-log.js';
 
+/** One presence entry of a session handed over between nodes. */
+export interface HandedOverPresence {
+  readonly group: string;
+  readonly key: string;
+  readonly meta: Record<string, unknown>;
+}
+
 /**
  * @internal A recoverable session whose connection dropped: what a resume needs (id, groups,
  * items, the outbound log) and nothing of the old socket. Broadcasts reach it into its log.
@@ -24,6 +31,9 @@ export class DetachedSession implements DetachedMember {
   ) {
     this.expiresAt = Date.now() + window;
   }
+
+  /** Presence entries brought from another node by a hand-over (tracked again, silently, on resume). */
+  presence: readonly HandedOverPresence[] | undefined;
 
   deliver(message: OutgoingMessage): void {
     if (this.done) return;

@@ -45,6 +45,11 @@ export class SessionManager<S extends Session = Session> {
     relay.count(this.relayKey, this.byId.size);
   }
 
+  /** @internal The scope this manager has on the backplane (`''` without one). */
+  get clusterScope(): string {
+    return this.scope;
+  }
+
   /** @internal Disconnects from the backplane (the server closed): frees the scope and the subscription. */
   leaveBackplane(): void {
     this.stopRelay?.();

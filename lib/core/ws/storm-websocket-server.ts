@@ -16,6 +16,7 @@ import { WsMessage } from './ws-message.js';
 import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
 import { readResumeRequest } from '../recovery/resume-request.js';
 import { SessionRecovery, type RecoveryStats } from '../recovery/session-recovery.js';
+import type { DetachedSession } from '../recovery/detached-session.js';
 import { isReceivedReport, readReceivedCount } from '../recovery/recovery-messages.js';
 import { welcomeDocument } from '../session/session-requests.js';
 import {
@@ -163,7 +164,9 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       throw new InvalidOptionError('recovery', "needs the event protocol: use the default codec ('json'), not a raw or custom one");
     }
     this.recovery =
-      recovery === undefined ? undefined : new SessionRecovery(recovery, this.groups, this.sessions, this.logger);
+      recovery === undefined
+        ? undefined
+        : new SessionRecovery(recovery, this.groups, this.sessions, this.logger, options.backplane, `storm.recovery:${this.sessions.clusterScope}`);
     const deflate = resolveCompression(options.compression);
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
     this.wss = new WebSocketServer({
@@ -203,6 +206,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       this.httpServer.on('upgrade', this.onUpgrade);
       this.metrics.attach(this.options.meterProvider);
       this.startHeartbeat();
+      this.recovery?.start();
       this.markListening();
       return;
     }
@@ -241,6 +245,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.httpServer = server;
     await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.socketPath });
     this.startHeartbeat();
+    this.recovery?.start();
   }
 
   private markListening(): void {
@@ -316,7 +321,20 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       return;
     }
     (request as DecidedRequest)[kDecision] = this.chooseSubprotocol(context, decision.subprotocol);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.openSession(ws, socket, context));
+    const resume = this.recovery === undefined ? undefined : readResumeRequest(request.url);
+    let claimed: DetachedSession | undefined;
+    if (resume !== undefined) {
+      // May ask another node (cluster hand-over); the handshake timeout keeps running meanwhile.
+      const found = this.recovery!.claim(resume);
+      claimed = found instanceof Promise ? await found : found;
+      if (claimed !== undefined && (socket.destroyed || !this.handshaking.has(socket))) {
+        this.recovery!.abandon(claimed);
+        return;
+      }
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) =>
+      this.openSession(ws, socket, context, claimed === undefined ? undefined : { detached: claimed, count: resume!.count }),
+    );
   }
 
   private chooseSubprotocol(context: WsHandshakeContext, chosen: string | undefined): string | false {
@@ -331,7 +349,12 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     return supported.find((p) => offered.includes(p)) ?? false;
   }
 
-  private openSession(ws: WebSocket, socket: net.Socket, context: WsHandshakeContext): void {
+  private openSession(
+    ws: WebSocket,
+    socket: net.Socket,
+    context: WsHandshakeContext,
+    resumed: { detached: DetachedSession; count: number } | undefined,
+  ): void {
     const startedAt = this.untrackHandshake(socket);
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
     if (this.config.noDelay) socket.setNoDelay(true);
@@ -344,12 +367,10 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       handshake: new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol),
     };
     const recovery = this.recovery;
-    const resume = recovery === undefined ? undefined : readResumeRequest(context.request.url);
-    const detached = resume === undefined ? undefined : recovery!.claim(resume);
-    const session = new WsSession(ws, socket, this, options, undefined, detached?.id);
-    if (detached !== undefined) {
-      recovery!.resume(detached, session, resume!.count);
-      this.resumeCounts.set(session, resume!.count);
+    const session = new WsSession(ws, socket, this, options, undefined, resumed?.detached.id);
+    if (resumed !== undefined) {
+      recovery!.resume(resumed.detached, session, resumed.count);
+      this.resumeCounts.set(session, resumed.count);
     } else if (recovery !== undefined) {
       recovery.prepare(session);
     }
