@@ -87,3 +87,8 @@ export {
   ProtocolError,
 } from '../protocol/protocol-errors.js';
 export { WELCOME_EVENT, PRESENCE_EVENT, RESERVED_PREFIX } from '../protocol/reserved-names.js';
+export type { RecoveryOptions } from './recovery/recovery-options.js';
+export { DEFAULT_RECOVERY_WINDOW, DEFAULT_RECOVERY_BUFFER } from './recovery/recovery-options.js';
+export type { RecoveryStats } from './recovery/session-recovery.js';
+export { RESUME_TOKEN_PARAM, RESUME_COUNT_PARAM } from './recovery/resume-request.js';
+export type { PresenceState, PresenceMeta } from './presence/presence-state.js';

@@ -1,6 +1,7 @@
 import type { DetachedMember } from '../session/detached-member.js';
 import { OutgoingMessage } from '../session/outgoing-message.js';
 import type { SessionBase } from '../session/session.js';
+import type { ClusterPresence } from './cluster-presence.js';
 import { addMeta, type PresenceMeta, type PresenceState } from './presence-state.js';
 
 /** Where a tracked session's presence messages go: the live session, or its detached record. */
@@ -21,35 +22,38 @@ interface PendingDiff {
   fresh: Set<number>;
 }
 
-/** A group's cluster-wide view, when presence spans nodes (see `ClusterPresence`). */
-export interface PresenceReplica {
-  /** Local entries changed: share them with the other nodes. */
-  changed(group: string, joins: PresenceMeta[], joinKeys: string[], leaves: PresenceMeta[], leaveKeys: string[]): void;
-  /** The state of every other live node for a group. */
-  remote(group: string): Promise<PresenceState>;
-  /** Remote entries known now (for the first `$presence` state). */
-  remoteNow(group: string): PresenceState;
+/** One presence entry as it moves between nodes with a recovered session. */
+export interface PresenceEntry {
+  readonly group: string;
+  readonly key: string;
+  readonly meta: Record<string, unknown>;
 }
 
 /**
  * @internal Presence of one `SessionGroups` registry (SPEC §9.2): which session is tracked under
  * which key in which group, and the `$presence` state and diffs for tracked sessions, batched per
- * event-loop turn.
+ * event-loop turn. With a backplane, {@link ClusterPresence} spans the nodes.
  */
 export class PresenceTracker {
   private readonly byGroup = new Map<string, Map<number, Tracked>>();
   private pending: Map<string, PendingDiff> | undefined;
   private flushScheduled = false;
-  /** Set when a backplane shares presence across nodes. */
-  replica: PresenceReplica | undefined;
+  private cluster: ClusterPresence | undefined;
+
+  /** Shares this registry's presence through a backplane. */
+  useCluster(cluster: ClusterPresence): void {
+    if (this.cluster === cluster) return;
+    this.cluster = cluster;
+    cluster.register(this);
+    for (const group of this.byGroup.keys()) cluster.subscribe(group);
+  }
 
   track(group: string, session: SessionBase, key: string, meta: Record<string, unknown> | undefined): void {
-    if (typeof key !== 'string' || key.length === 0) throw new TypeError('presence key must be a non-empty string');
-    let entries = this.byGroup.get(group);
-    if (entries === undefined) {
-      entries = new Map();
-      this.byGroup.set(group, entries);
+    if (typeof key !== 'string' || key.length === 0) throw new TypeError('track(group, session, key): key must be a non-empty string');
+    if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta))) {
+      throw new TypeError('track(group, session, key, meta): meta must be a plain object');
     }
+    const entries = this.entries(group);
     const previous = entries.get(session.id);
     const entry: Tracked = {
       key,
@@ -68,8 +72,7 @@ export class PresenceTracker {
     const entries = this.byGroup.get(group);
     const entry = entries?.get(id);
     if (entry === undefined) return;
-    entries!.delete(id);
-    if (entries!.size === 0) this.byGroup.delete(group);
+    this.remove(group, entries!, id);
     const diff = this.diff(group);
     diff.fresh.delete(id);
     // Tracked this turn: nobody saw that join. A pending leave (of a meta seen earlier) still stands.
@@ -84,7 +87,7 @@ export class PresenceTracker {
     if (entry !== undefined && entry.target === session) this.untrack(group, session.id);
   }
 
-  /** A recoverable session dropped: its presence messages go to its log until it resumes. */
+  /** A recoverable session dropped or resumed: its presence messages go to its log or new session. */
   retarget(id: number, target: PresenceTarget): void {
     for (const entries of this.byGroup.values()) {
       const entry = entries.get(id);
@@ -92,35 +95,34 @@ export class PresenceTracker {
     }
   }
 
-  /** Tracks a session handed over from another node, without announcing it (it never left). */
-  adopt(group: string, session: SessionBase, key: string, meta: Record<string, unknown>): void {
-    let entries = this.byGroup.get(group);
-    if (entries === undefined) {
-      entries = new Map();
-      this.byGroup.set(group, entries);
-    }
-    entries.set(session.id, { key, meta: { ...meta, sessionId: session.id }, target: session, notify: session.eventCodec !== undefined });
-  }
-
-  /** Removes a session's entries without announcing it (handed over to another node); returns them. */
-  release(id: number): { group: string; key: string; meta: Record<string, unknown> }[] {
-    const released: { group: string; key: string; meta: Record<string, unknown> }[] = [];
-    for (const [group, entries] of this.byGroup) {
-      const entry = entries.get(id);
-      if (entry === undefined) continue;
-      released.push({ group, key: entry.key, meta: entry.meta });
-      entries.delete(id);
-      if (entries.size === 0) this.byGroup.delete(group);
-    }
-    return released;
-  }
-
   /** Untracks a session everywhere (a detached session was discarded). */
   untrackAll(id: number): void {
     for (const group of [...this.byGroup.keys()]) this.untrack(group, id);
   }
 
-  /** The local state of a group. */
+  /** Tracks a session handed over from another node, without announcing it (it never left). */
+  adopt(group: string, session: SessionBase, key: string, meta: Record<string, unknown>): void {
+    this.entries(group).set(session.id, {
+      key,
+      meta: { ...meta, sessionId: session.id },
+      target: session,
+      notify: session.eventCodec !== undefined,
+    });
+  }
+
+  /** Removes a session's entries without announcing it (handed over to another node); returns them. */
+  release(id: number): PresenceEntry[] {
+    const released: PresenceEntry[] = [];
+    for (const [group, entries] of [...this.byGroup]) {
+      const entry = entries.get(id);
+      if (entry === undefined) continue;
+      released.push({ group, key: entry.key, meta: entry.meta });
+      this.remove(group, entries, id);
+    }
+    return released;
+  }
+
+  /** The entries of this registry in a group. */
   localState(group: string): PresenceState {
     const state: PresenceState = {};
     const entries = this.byGroup.get(group);
@@ -128,22 +130,34 @@ export class PresenceTracker {
     return state;
   }
 
-  /** The state of a group, across the cluster when presence is shared. */
-  async state(group: string): Promise<PresenceState> {
-    const local = this.localState(group);
-    if (this.replica === undefined) return local;
-    const remote = await this.replica.remote(group);
-    for (const [key, { metas }] of Object.entries(remote)) for (const meta of metas) addMeta(local, key, meta);
-    return local;
+  /** The state of a group, across every live node with a backplane. */
+  state(group: string): Promise<PresenceState> {
+    return this.cluster === undefined ? Promise.resolve(this.localState(group)) : this.cluster.state(group);
   }
 
-  /** Delivers a diff made on another node to this node's tracked sessions of the group. */
-  deliverRemote(group: string, joins: PresenceState, leaves: PresenceState): void {
+  /** A diff made on another node: to this node's tracked sessions of the group. */
+  deliverRemote(message: OutgoingMessage, group: string): void {
     const entries = this.byGroup.get(group);
     if (entries === undefined) return;
-    const message = presenceMessage({ group, joins, leaves });
-    const fresh = this.pending?.get(group)?.fresh;
-    for (const [id, entry] of entries) if (entry.notify && fresh?.has(id) !== true) entry.target.deliver(message);
+    for (const entry of entries.values()) if (entry.notify) entry.target.deliver(message);
+  }
+
+  private entries(group: string): Map<number, Tracked> {
+    let entries = this.byGroup.get(group);
+    if (entries === undefined) {
+      entries = new Map();
+      this.byGroup.set(group, entries);
+      this.cluster?.subscribe(group);
+    }
+    return entries;
+  }
+
+  private remove(group: string, entries: Map<number, Tracked>, id: number): void {
+    entries.delete(id);
+    if (entries.size === 0) {
+      this.byGroup.delete(group);
+      this.cluster?.unsubscribe(group);
+    }
   }
 
   private diff(group: string): PendingDiff {
@@ -166,40 +180,37 @@ export class PresenceTracker {
     this.pending = undefined;
     if (pending === undefined) return;
     for (const [group, diff] of pending) {
-      const joins: PresenceState = {};
-      const leaves: PresenceState = {};
-      for (const entry of diff.leaves.values()) addMeta(leaves, entry.key, entry.meta);
-      for (const entry of diff.joins.values()) addMeta(joins, entry.key, entry.meta);
-      if (this.replica !== undefined && (diff.joins.size > 0 || diff.leaves.size > 0)) {
-        this.replica.changed(
-          group,
-          [...diff.joins.values()].map((e) => e.meta),
-          [...diff.joins.values()].map((e) => e.key),
-          [...diff.leaves.values()].map((e) => e.meta),
-          [...diff.leaves.values()].map((e) => e.key),
-        );
+      let diffMessage: OutgoingMessage | undefined;
+      if (diff.joins.size > 0 || diff.leaves.size > 0) {
+        const joins: PresenceState = {};
+        const leaves: PresenceState = {};
+        for (const entry of diff.leaves.values()) addMeta(leaves, entry.key, entry.meta);
+        for (const entry of diff.joins.values()) addMeta(joins, entry.key, entry.meta);
+        diffMessage = presenceMessage({ group, joins, leaves });
+        this.cluster?.publish(group, diffMessage);
       }
       const entries = this.byGroup.get(group);
       if (entries === undefined) continue;
-      let diffMessage: OutgoingMessage | undefined;
-      let stateMessage: OutgoingMessage | undefined;
+      const fresh: Tracked[] = [];
       for (const [id, entry] of entries) {
         if (!entry.notify) continue;
-        if (diff.fresh.has(id)) {
-          if (stateMessage === undefined) {
-            const state = this.localState(group);
-            if (this.replica !== undefined) {
-              for (const [key, { metas }] of Object.entries(this.replica.remoteNow(group))) for (const m of metas) addMeta(state, key, m);
-            }
-            stateMessage = presenceMessage({ group, state });
-          }
-          entry.target.deliver(stateMessage);
-        } else if (diff.joins.size > 0 || diff.leaves.size > 0) {
-          diffMessage ??= presenceMessage({ group, joins, leaves });
-          entry.target.deliver(diffMessage);
-        }
+        if (diff.fresh.has(id)) fresh.push(entry);
+        else if (diffMessage !== undefined) entry.target.deliver(diffMessage);
       }
+      if (fresh.length > 0) this.sendState(group, fresh);
     }
+  }
+
+  /** The first `$presence` of newly tracked sessions: the whole state of the group. */
+  private sendState(group: string, targets: Tracked[]): void {
+    const send = (state: PresenceState): void => {
+      const message = presenceMessage({ group, state });
+      // Still tracked (with this very entry) by the time the state is known.
+      for (const entry of targets) if (this.byGroup.get(group)?.get(entry.meta.sessionId) === entry) entry.target.deliver(message);
+    };
+    if (this.cluster === undefined) send(this.localState(group));
+    else
+      this.cluster.state(group).then(send, () => send(this.localState(group)));
   }
 }
 

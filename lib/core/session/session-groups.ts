@@ -4,6 +4,7 @@ import { ConnectionState } from './connection-state.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { BroadcastRelay } from './broadcast-relay.js';
 import type { DetachedMember } from './detached-member.js';
+import { ClusterPresence } from '../presence/cluster-presence.js';
 import { PresenceTracker } from '../presence/presence-tracker.js';
 import type { PresenceState } from '../presence/presence-state.js';
 import { kGroupSet, RESOLVED, type Session, type SessionBase } from './session.js';
@@ -82,6 +83,7 @@ export class SessionGroups {
     if (this.relay === relay) return;
     this.relay = relay;
     for (const [group, members] of this.byName) this.relayJoin(group, members);
+    this.presenceTracker?.useCluster(ClusterPresence.of(relay));
   }
 
   /** Adds a session to a group (no-op for a closed session). */
@@ -202,7 +204,11 @@ export class SessionGroups {
 
   /** @internal The presence tracker, created on first use. */
   presence$(): PresenceTracker {
-    return (this.presenceTracker ??= new PresenceTracker());
+    if (this.presenceTracker === undefined) {
+      this.presenceTracker = new PresenceTracker();
+      if (this.relay !== undefined) this.presenceTracker.useCluster(ClusterPresence.of(this.relay));
+    }
+    return this.presenceTracker;
   }
 
   /** @internal The presence tracker if presence was ever used. */
