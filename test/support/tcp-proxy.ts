@@ -10,7 +10,7 @@ export class CuttableProxy {
   /** Connections accepted since start. */
   accepted = 0;
 
-  private constructor(private readonly targetPort: number) {
+  private constructor(private targetPort: number) {
     this.server = net.createServer((client) => this.pipe(client));
   }
 
@@ -38,6 +38,11 @@ export class CuttableProxy {
       b.resetAndDestroy();
     }
     this.pairs.clear();
+  }
+
+  /** New connections go to another port from now on (a client "moving" to another node). */
+  retarget(port: number): void {
+    this.targetPort = port;
   }
 
   /** Cuts everything and stops listening. */
