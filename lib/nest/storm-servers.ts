@@ -23,6 +23,8 @@ export interface StormServerEntry {
   readonly codec: MessageCodec;
   /** Set for servers attached to Nest's HTTP server. */
   readonly httpServer?: DeferredHttpServer;
+  /** The URL path the browser client is served under (attached WebSocket servers). */
+  readonly serveClient?: string;
 }
 
 /**
@@ -89,13 +91,13 @@ export class StormServers {
     try {
       if (spec.transport === 'tcp') {
         const server = new StormTcpServer({ ...common, ...(spec.options as TcpServerOptions), codec: spec.codec });
-        return { name: spec.name, transport: 'tcp', server, codec: spec.codec };
+        return { name: spec.name, transport: 'tcp', server, codec: server.codec };
       }
       const deferred = spec.attach ? new DeferredHttpServer(httpServer, `${spec.path}.attach`) : undefined;
       const options: WebSocketServerOptions = { ...common, ...(spec.options as WebSocketServerOptions), codec: spec.codec };
       if (deferred !== undefined) options.server = deferred.asServer();
       const server = new StormWebSocketServer(options);
-      return { name: spec.name, transport: 'ws', server, codec: spec.codec, httpServer: deferred };
+      return { name: spec.name, transport: 'ws', server, codec: server.codec, httpServer: deferred, serveClient: spec.serveClient };
     } catch (error) {
       if (error instanceof InvalidOptionError) {
         const reason = error.message.replace(/^Invalid option "[^"]*": /, '');
