@@ -9,3 +9,5 @@ export type {
   RedisPubSubMode,
 } from './redis/redis-backplane-options.js';
 export type { RedisClientLike } from './redis/redis-connection.js';
+export { NatsBackplane, type NatsBackplaneOptions } from './nats/nats.backplane.js';
+export type { NatsConnectionLike, NatsMessageLike, NatsSubscriptionLike } from './nats/nats-connection.js';

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { MemoryBackplane, MemoryBackplaneHub } from '../../lib/cluster/index.js';
 import { OutgoingMessage, type StormWebSocketServer, type WsSession } from '../../lib/core/index.js';
 import { delay } from '../support/wait.js';
+import { backplaneContract } from './support/backplane-contract.js';
 import { closeWsServer, nextWsSession, RecordingWsClient, startWsServer, wsUrl } from '../support/ws-server.js';
 
 describe('MemoryBackplane', () => {
@@ -163,3 +164,6 @@ describe('MemoryBackplane', () => {
     });
   });
 });
+
+const contractHub = new MemoryBackplaneHub();
+backplaneContract('MemoryBackplane', () => ({ create: () => new MemoryBackplane({ hub: contractHub }) }));
