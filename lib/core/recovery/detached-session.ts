@@ -1,4 +1,6 @@
+import { ConnectionState } from '../session/connection-state.js';
 import type { DetachedMember } from '../session/detached-member.js';
+import type { SessionBase } from '../session/session.js';
 import type { OutgoingMessage } from '../session/outgoing-message.js';
 import type { OutboundLog } from './outbound-log.js';
 
@@ -35,8 +37,20 @@ export class DetachedSession implements DetachedMember {
   /** Presence entries brought from another node by a hand-over (tracked again, silently, on resume). */
   presence: readonly HandedOverPresence[] | undefined;
 
+  /**
+   * The session that resumed this one on this node: late sends of the old session object (its
+   * handlers still finishing, `disconnected` not yet fired) continue there, in order.
+   */
+  resumedBy: SessionBase | undefined;
+
   deliver(message: OutgoingMessage): void {
-    if (this.done) return;
+    if (this.done) {
+      const next = this.resumedBy;
+      if (next === undefined) return;
+      if (next.state === ConnectionState.Connected) void next.deliver(message);
+      else next.detachedTo?.deliver(message);
+      return;
+    }
     if (!this.log.append(message.data, message.isText)) this.overflowed(this);
   }
 }

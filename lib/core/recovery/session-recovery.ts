@@ -129,6 +129,7 @@ export class SessionRecovery {
   /** Moves a claimed session's state onto the session of the new connection. */
   resume(detached: DetachedSession, session: SessionBase, count: number): void {
     detached.done = true;
+    detached.resumedBy = session;
     session.recovered = true;
     if (detached.items !== undefined) for (const [key, value] of detached.items) session.items.set(key, value);
     const log = detached.log;

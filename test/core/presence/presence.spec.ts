@@ -21,7 +21,7 @@ afterEach(async () => {
 
 /** A server that tracks every session in `lobby` under the `user` query parameter. */
 async function presenceServer(options: Parameters<typeof startWsServer>[0] = {}): Promise<StormWebSocketServer> {
-  const server = await startWsServer({ heartbeat: { pingInterval: 0 }, ...options });
+  const server = await startWsServer({ codec: 'json', heartbeat: { pingInterval: 0 }, ...options });
   server.on('connected', (s) => {
     if (s.recovered) return;
     const user = s.handshake.query.get('user');

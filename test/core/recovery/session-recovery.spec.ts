@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 async function setup(recovery: { window?: number; maxBufferedBytes?: number } = {}) {
-  const server = await startWsServer({ recovery, heartbeat: { pingInterval: 0 } });
+  const server = await startWsServer({ codec: 'json', recovery, heartbeat: { pingInterval: 0 } });
   const proxy = await CuttableProxy.start(server.port!);
   cleanups.push(() => closeWsServer(server), () => proxy.close());
   return { server, proxy, url: `ws://127.0.0.1:${proxy.port}/` };
@@ -228,7 +228,7 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
   });
 
   it('costs nothing when off: no log, no token in $welcome, resume parameters ignored', async () => {
-    const server = await startWsServer({ heartbeat: { pingInterval: 0 } });
+    const server = await startWsServer({ codec: 'json', heartbeat: { pingInterval: 0 } });
     cleanups.push(() => closeWsServer(server));
     const opened = new Promise<WsSession>((resolve) => server.once('connected', resolve));
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/?$resume=${'A'.repeat(24)}&$count=0`);
@@ -246,9 +246,10 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
   });
 
   it('rejects bad recovery options with the option named', async () => {
-    await assert.rejects(async () => startWsServer({ recovery: { window: -1 } }), /recovery\.window/);
-    await assert.rejects(async () => startWsServer({ recovery: { maxBufferedBytes: 0 } }), /recovery\.maxBufferedBytes/);
-    await assert.rejects(async () => startWsServer({ recovery: { windw: 5 } as never }), /recovery\.windw/);
-    await assert.rejects(async () => startWsServer({ recovery: 'yes' as never }), /"recovery"/);
+    await assert.rejects(async () => startWsServer({ codec: 'json', recovery: { window: -1 } }), /recovery\.window/);
+    await assert.rejects(async () => startWsServer({ codec: 'json', recovery: { maxBufferedBytes: 0 } }), /recovery\.maxBufferedBytes/);
+    await assert.rejects(async () => startWsServer({ codec: 'json', recovery: { windw: 5 } as never }), /recovery\.windw/);
+    await assert.rejects(async () => startWsServer({ codec: 'json', recovery: 'yes' as never }), /"recovery"/);
+    await assert.rejects(async () => startWsServer({ codec: 'raw', recovery: {} }), /"recovery": needs the event protocol/);
   });
 });
