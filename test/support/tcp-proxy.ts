@@ -7,6 +7,8 @@ import net from 'node:net';
 export class CuttableProxy {
   private readonly server: net.Server;
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
+  /** Server-side sockets left open by {@link cutClientSide}. */
+  private readonly stale = new Set<net.Socket>();
   /** Connections accepted since start. */
   accepted = 0;
 
@@ -40,6 +42,35 @@ export class CuttableProxy {
     this.pairs.clear();
   }
 
+  /**
+   * Resets only the client side of every connection: the server keeps a half-open connection it
+   * believes alive (a phone that switched networks), until it writes into it or a heartbeat fails.
+   */
+  cutClientSide(): void {
+    for (const pair of this.pairs) {
+      pair[0].removeAllListeners('close').removeAllListeners('error').on('error', () => undefined);
+      pair[0].unpipe();
+      pair[1].unpipe();
+      pair[0].resetAndDestroy();
+      this.stale.add(pair[1]);
+    }
+    this.pairs.clear();
+  }
+
+  /** Resets `count` relayed connections picked at random. */
+  cutRandom(count: number, random: () => number = Math.random): number {
+    const pairs = [...this.pairs];
+    let cut = 0;
+    for (let i = 0; i < count && pairs.length > 0; i++) {
+      const [pair] = pairs.splice(Math.floor(random() * pairs.length), 1);
+      pair![0].resetAndDestroy();
+      pair![1].resetAndDestroy();
+      this.pairs.delete(pair!);
+      cut++;
+    }
+    return cut;
+  }
+
   /** New connections go to another port from now on (a client "moving" to another node). */
   retarget(port: number): void {
     this.targetPort = port;
@@ -48,6 +79,7 @@ export class CuttableProxy {
   /** Cuts everything and stops listening. */
   async close(): Promise<void> {
     this.cut();
+    for (const socket of this.stale) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 

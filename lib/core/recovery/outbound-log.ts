@@ -37,6 +37,9 @@ export class OutboundLog {
 
   /** Appends one message; returns `false` when the log overflowed (detached sessions only). */
   append(data: Buffer, isText: boolean): boolean {
+    // A small slice of a large buffer (e.g. a received message echoed back, which `ws` hands out
+    // as a view of the socket's read chunk) would pin the whole chunk: keep a copy instead.
+    if (data.buffer.byteLength > SLICE_COPY_LIMIT && data.buffer.byteLength > 4 * data.length) data = Buffer.from(data);
     this.seq++;
     this.data.push(data);
     this.text.push(isText);
@@ -110,3 +113,5 @@ export class OutboundLog {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Backing stores above this size are not kept alive by a small logged view of them. */
+const SLICE_COPY_LIMIT = 16 * 1024;

@@ -8,7 +8,7 @@ import { DetachedSession, type HandedOverPresence } from './detached-session.js'
 import { OutboundLog } from './outbound-log.js';
 import type { ResolvedRecovery } from './recovery-options.js';
 import type { ResumeRequest } from './resume-request.js';
-import { createResumeToken, tokenNode } from './resume-token.js';
+import { createResumeToken, tokenNode, tokenSessionId } from './resume-token.js';
 
 /** Close codes a client sends when it means to leave: such sessions are not kept for a resume. */
 const LEAVING_CODES = new Set([1000, 1001]);
@@ -96,7 +96,7 @@ export class SessionRecovery {
   /** Makes a new session recoverable: a log and a token the client receives in `$welcome`. */
   prepare(session: SessionBase): void {
     const log = new OutboundLog(this.settings.maxBufferedBytes);
-    log.token = this.newToken();
+    log.token = this.newToken(session.id);
     session.outboundLog = log;
   }
 
@@ -110,7 +110,8 @@ export class SessionRecovery {
     if (local !== undefined) return local;
     const node = tokenNode(request.token);
     const relay = this.relay;
-    if (node === undefined || relay?.request === undefined || node === relay.nodeId || this.closed) return undefined;
+    if (node === undefined || node === relay?.nodeId) return this.dropStale(request);
+    if (relay?.request === undefined || this.closed) return undefined;
     return relay.request(node, this.topic, request, { timeout: HANDOVER_TIMEOUT }).then(
       (reply) => (reply === null || reply === undefined ? undefined : this.adopt(reply as HandOver)),
       (error: unknown) => {
@@ -135,7 +136,7 @@ export class SessionRecovery {
     const log = detached.log;
     log.acknowledge(count);
     log.unpin();
-    log.token = this.newToken();
+    log.token = this.newToken(session.id);
     session.outboundLog = log;
     for (const group of detached.groups) {
       this.groups.add(group, session);
@@ -187,8 +188,21 @@ export class SessionRecovery {
     for (const detached of [...this.byToken.values()]) this.discard(detached, 'the server closed');
   }
 
-  private newToken(): string {
-    return createResumeToken(this.relay?.handle === undefined ? undefined : this.relay.nodeId);
+  private newToken(id: number): string {
+    return createResumeToken(id, this.relay?.handle === undefined ? undefined : this.relay.nodeId);
+  }
+
+  /**
+   * A resume names a session that is still open here: its connection is dead but the server has
+   * not noticed yet (a half-open TCP connection after a network switch, or a reset still in
+   * flight). The client's proof outranks the stale socket: drop it, so the session detaches.
+   */
+  private async dropStale(request: ResumeRequest): Promise<DetachedSession | undefined> {
+    const session = this.sessions.get(tokenSessionId(request.token));
+    if (session === undefined || session.outboundLog?.token !== request.token) return undefined;
+    session.destroy(DisconnectReason.TransportError);
+    await session.closed;
+    return this.claimLocal(request);
   }
 
   private claimLocal(request: ResumeRequest): DetachedSession | undefined {
@@ -205,11 +219,11 @@ export class SessionRecovery {
   }
 
   /** Another node asks for a session it is resuming: hand it over and let go (or `null`). */
-  private handOver(request: ResumeRequest): HandOver | null {
+  private async handOver(request: ResumeRequest): Promise<HandOver | null> {
     if (typeof request !== 'object' || request === null || typeof request.token !== 'string' || !Number.isSafeInteger(request.count)) {
       return null;
     }
-    const detached = this.claimLocal(request);
+    const detached = this.claimLocal(request) ?? (await this.dropStale(request));
     if (detached === undefined) return null;
     const entries: [string, boolean][] = [];
     detached.log.replayAfter(request.count, (data, isText) => entries.push([data.toString('base64'), isText]));

@@ -50,7 +50,8 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     const c = client(url, { reportEvery: 50 });
     const first = await c.connect();
     assert.equal(first.recovered, false);
-    assert.match(first.resume, /^[A-Za-z0-9_-]{24}$/);
+    assert.match(first.resume, /^[A-Za-z0-9_-]{24}\.[0-9a-z]+$/);
+    assert.equal(parseInt(first.resume.split('.')[1]!, 36), first.id);
     let n = 0;
     let producing = true;
     const producer = (async () => {
@@ -194,10 +195,12 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     const stolen = await thief.connect();
     assert.equal(stolen.recovered, false);
     assert.notEqual(stolen.id, first.id);
-    // A forged token of the right shape.
+    // A forged token of the right shape, naming the live session: no resume, and the live session stays.
     const forger = client(url, { autoReconnect: false });
-    forger.useToken('A'.repeat(24));
+    forger.useToken(`${'A'.repeat(24)}.${first.id.toString(36)}`);
     assert.equal((await forger.connect()).recovered, false);
+    assert.equal(c.connected, true);
+    assert.equal(server.sessions.get(first.id)?.state, ConnectionState.Connected);
     // Malformed resume parameters are ignored, not errors.
     const odd = client(`${url}?$resume=%00%ff&$count=-1`, { autoReconnect: false });
     assert.equal((await odd.connect()).recovered, false);
@@ -209,6 +212,27 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     assert.equal(liar.recovered, false);
     assert.equal(server.sessions.get(first.id), undefined);
     assert.equal(server.recoveryStats!.resumed, 1);
+  });
+
+  it('resumes over a half-open connection the server still believes alive (the client proves it is dead)', async () => {
+    const { server, proxy, url } = await setup();
+    server.on('connected', (s) => {
+      if (!s.recovered) s.joinGroup('room');
+    });
+    const c = client(url, { autoReconnect: false });
+    const first = await c.connect();
+    await server.groups.broadcast('room', '{"event":"before","data":1}');
+    await c.until(() => c.count === 1);
+    proxy.cutClientSide();
+    await delay(50);
+    assert.equal(server.sessions.get(first.id)?.state, ConnectionState.Connected, 'the server has not noticed');
+    // Written into the half-open connection: lost on the wire, so it must come with the replay.
+    await server.groups.broadcast('room', '{"event":"into-the-void","data":2}');
+    const resumed = await c.connect();
+    assert.equal(resumed.recovered, true);
+    assert.equal(resumed.id, first.id);
+    await c.until(() => c.count === 2);
+    assert.deepEqual(c.texts, ['{"event":"before","data":1}', '{"event":"into-the-void","data":2}']);
   });
 
   it('does not keep sessions that leave on purpose: Close 1000/1001 from the client, server close() and shutdown', async () => {
