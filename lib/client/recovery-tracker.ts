@@ -40,6 +40,11 @@ export class RecoveryTracker {
     else this.timer ??= setTimeout(() => this.report(send), REPORT_AFTER);
   }
 
+  /** Reports the count now (after a resume: confirms the new token). */
+  confirm(send: (text: string) => void): void {
+    if (this.token !== undefined) this.report(send);
+  }
+
   /** Stops reporting (connection lost or closed). */
   pause(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);

@@ -302,6 +302,8 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     this.recovered = data?.recovered === true;
     this.welcomed = true;
     this.recovery.welcomed(this.recovered, data?.resume);
+    // Tell a resumed session at once that its new token arrived (the old one stops working).
+    if (this.recovered) this.recovery.confirm((text) => this.ws?.readyState === OPEN && this.ws.send(text));
     if (!this.recovered) {
       // A fresh session: what the old one had in flight will never be answered, and its presence is gone.
       if (this.inFlight.size > 0) {

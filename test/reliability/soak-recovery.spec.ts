@@ -33,11 +33,14 @@ describe('recovery soak: recoverable clients cut at random', { timeout: (SECONDS
   it(`${CLIENTS} clients for ${SECONDS} s: no message lost or duplicated, memory back down after they leave`, async () => {
     const seed = Number(process.env.SOAK_SEED ?? Date.now() % 1_000_000);
     const random = rng(seed);
+    const notes: string[] = [];
     const server = await startWsServer({
       codec: 'json',
       heartbeat: { pingInterval: 0 },
       recovery: { window: 30_000, maxBufferedBytes: 256 * 1024 },
       handshakeTimeout: 30_000,
+      // Why a session could not be recovered, for the failure message.
+      logger: { log: () => undefined, warn: () => undefined, error: () => undefined, debug: (m: string) => void notes.push(m) },
     });
     const proxy = await CuttableProxy.start(server.port!);
     const baseline = await settledMemory();
@@ -94,7 +97,7 @@ describe('recovery soak: recoverable clients cut at random', { timeout: (SECONDS
         });
       await waitFor(() => behind().length === 0, { timeout: 30_000, interval: 100 }).catch(() => {
         const late = behind();
-        assert.fail(`${late.length} clients miss messages (seed ${seed}):\n${late.slice(0, 10).join('\n')}`);
+        assert.fail(`${late.length} clients miss messages (seed ${seed}):\n${late.slice(0, 10).join('\n')}\n${notes.filter((n) => n.includes('recover')).slice(0, 10).join('\n')}`);
       });
       const stats = server.recoveryStats!;
       for (const [i, c] of clients.entries()) {

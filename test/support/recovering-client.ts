@@ -147,6 +147,8 @@ export class RecoveringClient {
       this.token = welcome.data.resume;
       if (!welcome.data.recovered) this.count = 0;
       this.welcomes.push(welcome.data);
+      // Confirms the new token, as StormSocket does.
+      if (welcome.data.recovered) this.ws?.send(`{"event":"$received","data":${this.count}}`);
       this.notify();
       return;
     }

@@ -34,6 +34,11 @@ export class DetachedSession implements DetachedMember {
     this.expiresAt = Date.now() + window;
   }
 
+  /** The unconfirmed previous token, also accepted for this session (see `OutboundLog.previousToken`). */
+  alias: string | undefined;
+  /** The token the resume presented (the new connection's previous token). */
+  claimedWith: string | undefined;
+
   /** Presence entries brought from another node by a hand-over (tracked again, silently, on resume). */
   presence: readonly HandedOverPresence[] | undefined;
 

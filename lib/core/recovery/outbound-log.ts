@@ -22,6 +22,12 @@ export class OutboundLog {
   overflowed = false;
   /** The resume token the client holds for this log (single use: replaced on every resume). */
   token = '';
+  /**
+   * The token this connection was resumed with, until the client shows (by any message) that it
+   * got the `$welcome` carrying the new one: if that `$welcome` is lost with the connection, the
+   * client can only present this one again.
+   */
+  previousToken: string | undefined;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -37,9 +43,7 @@ export class OutboundLog {
 
   /** Appends one message; returns `false` when the log overflowed (detached sessions only). */
   append(data: Buffer, isText: boolean): boolean {
-    // A small slice of a large buffer (e.g. a received message echoed back, which `ws` hands out
-    // as a view of the socket's read chunk) would pin the whole chunk: keep a copy instead.
-    if (data.buffer.byteLength > SLICE_COPY_LIMIT && data.buffer.byteLength > 4 * data.length) data = Buffer.from(data);
+    if (this.pinnedFrom !== Number.POSITIVE_INFINITY) data = compactCopy(data);
     this.seq++;
     this.data.push(data);
     this.text.push(isText);
@@ -58,6 +62,10 @@ export class OutboundLog {
   /** From now on entries are what the client lacks: they may not be evicted. */
   pin(): void {
     this.pinnedFrom = this.seq + 1;
+    // Entries may be small views of large buffers (a received message echoed back is a view of
+    // the socket's read chunk): harmless while the client acknowledges them quickly, but a detached
+    // session may wait for minutes, so it keeps compact copies instead.
+    for (let i = this.head; i < this.data.length; i++) this.data[i] = compactCopy(this.data[i]!);
   }
 
   /** Entries may be evicted again (the session is live). */
@@ -113,5 +121,10 @@ export class OutboundLog {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A copy of a small view of a large backing store, so the log does not keep the store alive. */
+function compactCopy(data: Buffer): Buffer {
+  return data.buffer.byteLength > SLICE_COPY_LIMIT && data.buffer.byteLength > 4 * data.length ? Buffer.from(data) : data;
+}
 /** Backing stores above this size are not kept alive by a small logged view of them. */
 const SLICE_COPY_LIMIT = 16 * 1024;

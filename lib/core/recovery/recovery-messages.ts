@@ -3,7 +3,8 @@ const RECEIVED_PREFIX = Buffer.from('{"event":"$received"');
 
 /** @internal Whether a text message is a client's `$received` report (checked by prefix: no parse for other traffic). */
 export function isReceivedReport(data: Buffer): boolean {
-  return data.length > RECEIVED_PREFIX.length && data.compare(RECEIVED_PREFIX, 0, RECEIVED_PREFIX.length, 0, RECEIVED_PREFIX.length) === 0;
+  // `$r` at offset 10 rejects everything else in two byte reads.
+  return data.length > RECEIVED_PREFIX.length && data[10] === 0x24 && data[11] === 0x72 && data.compare(RECEIVED_PREFIX, 0, RECEIVED_PREFIX.length, 0, RECEIVED_PREFIX.length) === 0;
 }
 
 /** @internal The count of a `$received` report, or `undefined` when it is malformed (then ignored). */

@@ -56,7 +56,10 @@ interface HandOver {
  * node owns a session at any time). One per server with the `recovery` option.
  */
 export class SessionRecovery {
+  /** Detached sessions by token (and unconfirmed previous token). */
   private readonly byToken = new Map<string, DetachedSession>();
+  /** Detached sessions waiting for a resume. */
+  private readonly records = new Set<DetachedSession>();
   private resumedCount = 0;
   private discardedCount = 0;
   private handedOverCount = 0;
@@ -76,9 +79,9 @@ export class SessionRecovery {
   /** Figures for tests and monitoring. */
   get stats(): RecoveryStats {
     let bytes = 0;
-    for (const d of this.byToken.values()) bytes += d.log.bytes;
+    for (const d of this.records) bytes += d.log.bytes;
     return {
-      detached: this.byToken.size,
+      detached: this.records.size,
       detachedBytes: bytes,
       resumed: this.resumedCount,
       discarded: this.discardedCount,
@@ -132,6 +135,7 @@ export class SessionRecovery {
     detached.done = true;
     detached.resumedBy = session;
     session.recovered = true;
+    detached.log.previousToken = detached.claimedWith;
     if (detached.items !== undefined) for (const [key, value] of detached.items) session.items.set(key, value);
     const log = detached.log;
     log.acknowledge(count);
@@ -173,7 +177,7 @@ export class SessionRecovery {
 
   /** Drops a detached session for good: groups left, presence untracked, log freed. */
   discard(detached: DetachedSession, why: string): void {
-    if (this.byToken.get(detached.token) !== detached) return;
+    if (!this.records.has(detached)) return;
     this.release(detached);
     this.groups.presenceIfUsed?.untrackAll(detached.id);
     this.discardedCount++;
@@ -185,7 +189,7 @@ export class SessionRecovery {
     this.closed = true;
     this.stopHandler?.();
     this.stopHandler = undefined;
-    for (const detached of [...this.byToken.values()]) this.discard(detached, 'the server closed');
+    for (const detached of [...this.records]) this.discard(detached, 'the server closed');
   }
 
   private newToken(id: number): string {
@@ -199,7 +203,8 @@ export class SessionRecovery {
    */
   private async dropStale(request: ResumeRequest): Promise<DetachedSession | undefined> {
     const session = this.sessions.get(tokenSessionId(request.token));
-    if (session === undefined || session.outboundLog?.token !== request.token) return undefined;
+    const log = session?.outboundLog;
+    if (session === undefined || log === undefined || (log.token !== request.token && log.previousToken !== request.token)) return undefined;
     session.destroy(DisconnectReason.TransportError);
     await session.closed;
     return this.claimLocal(request);
@@ -213,8 +218,8 @@ export class SessionRecovery {
       return undefined;
     }
     // Spent: the record leaves the token table but keeps logging broadcasts until resume().
-    this.byToken.delete(detached.token);
-    clearTimeout(detached.timer);
+    this.unregister(detached);
+    detached.claimedWith = request.token;
     return detached;
   }
 
@@ -251,8 +256,7 @@ export class SessionRecovery {
     const items = handOver.items.length === 0 ? undefined : new Map(handOver.items);
     const detached = this.detachedRecord(handOver.id, log, items, handOver.groups);
     // Claimed at once by the resume that asked for it.
-    this.byToken.delete(detached.token);
-    clearTimeout(detached.timer);
+    this.unregister(detached);
     detached.presence = handOver.presence;
     return detached;
   }
@@ -267,6 +271,11 @@ export class SessionRecovery {
       this.discard(d, `its missed messages outgrew recovery.maxBufferedBytes (${this.settings.maxBufferedBytes})`),
     );
     this.byToken.set(detached.token, detached);
+    if (log.previousToken !== undefined) {
+      detached.alias = log.previousToken;
+      this.byToken.set(log.previousToken, detached);
+    }
+    this.records.add(detached);
     for (const group of groups) this.groups.addDetached(group, detached);
     this.sessions.addDetached(detached);
     detached.timer = setTimeout(() => this.discard(detached, 'the recovery window passed'), this.settings.window);
@@ -274,10 +283,17 @@ export class SessionRecovery {
     return detached;
   }
 
+  /** Takes a detached record out of the token table: no resume can find it any more. */
+  private unregister(detached: DetachedSession): void {
+    if (this.byToken.get(detached.token) === detached) this.byToken.delete(detached.token);
+    if (detached.alias !== undefined && this.byToken.get(detached.alias) === detached) this.byToken.delete(detached.alias);
+    this.records.delete(detached);
+    clearTimeout(detached.timer);
+  }
+
   /** Takes a detached record out of every registry and frees its log. */
   private release(detached: DetachedSession): void {
-    if (this.byToken.get(detached.token) === detached) this.byToken.delete(detached.token);
-    clearTimeout(detached.timer);
+    this.unregister(detached);
     detached.done = true;
     for (const group of detached.groups) this.groups.removeDetached(group, detached);
     this.sessions.removeDetached(detached);

@@ -447,10 +447,15 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal */
   sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
-    if (isText && session.outboundLog !== undefined && isReceivedReport(data)) {
-      const count = readReceivedCount(data);
-      if (count !== undefined) session.outboundLog.acknowledge(count);
-      return undefined;
+    const log = session.outboundLog;
+    if (log !== undefined) {
+      // Any message shows the client got this connection's `$welcome` and its new token.
+      if (log.previousToken !== undefined) log.previousToken = undefined;
+      if (isText && isReceivedReport(data)) {
+        const count = readReceivedCount(data);
+        if (count !== undefined) log.acknowledge(count);
+        return undefined;
+      }
     }
     if (this.takeAck(session, data, isText) || !this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));

@@ -189,6 +189,7 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     await waitFor(() => server.recoveryStats!.detached === 1);
     const resumed = await c.connect();
     assert.equal(resumed.recovered, true);
+    await delay(50); // the client's confirmation of its new token arrives
     // The token just used is spent: presenting it again (a replay by an eavesdropper) gives nothing.
     const thief = client(url, { autoReconnect: false });
     thief.useToken(spent);
@@ -212,6 +213,36 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     assert.equal(liar.recovered, false);
     assert.equal(server.sessions.get(first.id), undefined);
     assert.equal(server.recoveryStats!.resumed, 1);
+  });
+
+  it('accepts the previous token again when the $welcome of a resume was lost, until the client confirms the new one', async () => {
+    const { server, proxy, url } = await setup();
+    const c = client(url, { autoReconnect: false });
+    const first = await c.connect();
+    await server.sessions.get(first.id)!.sendText('{"event":"x","data":1}');
+    await c.until(() => c.count === 1);
+    const token = c.resumeToken!;
+    proxy.cut();
+    await waitFor(() => server.recoveryStats!.detached === 1);
+    // A raw resume whose connection dies before its $welcome is read: the client still holds `token`.
+    const lost = new WebSocket(`${url}?$resume=${token}&$count=1`);
+    await new Promise((resolve) => lost.once('open', resolve));
+    await waitFor(() => server.sessions.get(first.id)?.recovered === true);
+    proxy.cut();
+    await waitFor(() => server.recoveryStats!.detached === 1);
+    await server.sessions.get(first.id)?.sendText('{"event":"x","data":2}');
+    await server.broadcast('{"event":"x","data":3}');
+    const resumed = await c.connect();
+    assert.equal(resumed.recovered, true, 'the old token still works');
+    assert.equal(resumed.id, first.id);
+    await c.until(() => c.count === 2);
+    assert.deepEqual(c.texts, ['{"event":"x","data":1}', '{"event":"x","data":3}']);
+    // Confirmed now: the old token is spent for good.
+    await delay(50);
+    const thief = client(url, { autoReconnect: false });
+    thief.useToken(token);
+    assert.equal((await thief.connect()).recovered, false);
+    assert.equal(server.sessions.get(first.id)?.state, ConnectionState.Connected);
   });
 
   it('resumes over a half-open connection the server still believes alive (the client proves it is dead)', async () => {
