@@ -1,4 +1,4 @@
-import { parseMessage, type ProtocolMessage } from '../../protocol/envelope.js';
+import { parseMessage, type AckMessage, type ProtocolMessage } from '../../protocol/envelope.js';
 import { isEventEnvelope } from './envelope.js';
 import type { DecodedMessage, EncodedMessage, MessageCodec } from './message-codec.interface.js';
 
@@ -12,6 +12,7 @@ export interface JsonEventCodecOptions {
 }
 
 const OPEN_BRACE = 0x7b;
+const ACK_KEY = Buffer.from('"ack"');
 
 function firstNonSpace(data: Buffer): number {
   for (let i = 0; i < data.length; i++) {
@@ -60,6 +61,16 @@ export class JsonEventCodec implements MessageCodec {
     this.lastData = data;
     this.lastMessage = message;
     return message;
+  }
+
+  /**
+   * @internal Whether the message is an ack, with the ack. Documents without the bytes `"ack"`
+   * are skipped without parsing, so the engine's look at every inbound message stays cheap.
+   */
+  readAck(data: Buffer, isText: boolean): AckMessage | undefined {
+    if ((!isText && !this.binary) || data.indexOf(ACK_KEY) < 0) return undefined;
+    const message = this.read(data, isText);
+    return message?.kind === 'ack' ? message : undefined;
   }
 
   decode(data: Buffer, isText: boolean): DecodedMessage | undefined {

@@ -63,8 +63,8 @@ export function consumeAck(
   isText: boolean,
   logger: StormLogger,
 ): boolean {
-  const message = codec.read(data, isText);
-  if (message?.kind !== 'ack') return false;
+  const message = codec.readAck(data, isText);
+  if (message === undefined) return false;
   if (tables.get(session)?.settle(message) !== true) {
     logger.debug?.(`Session ${session.id}: dropped an ack for ${message.ack}, no request waits for it`);
   }
