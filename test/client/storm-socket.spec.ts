@@ -145,7 +145,11 @@ describe('StormSocket on Node (ws)', () => {
     try {
       await withTimeout(socket.connect(), T, 'connect');
       const firstId = socket.id;
+      socket.emit('say', 'before the drop');
+      const inFlight = socket.request('hang', undefined, { timeout: 60_000 });
       await first.close();
+      // Written to the lost connection: it cannot be answered on the next one.
+      await assert.rejects(withTimeout(inFlight, T, 'in-flight request'), NotConnectedError);
       first = undefined;
       await waitFor(() => events.includes('reconnecting:2'), { timeout: T, message: 'two reconnect attempts' });
       for (const text of ['one', 'two', 'three']) socket.emit('say', text);
