@@ -5,7 +5,17 @@ import WebSocket from 'ws';
 
 import { StormSocket, type WebSocketConstructor } from '../../../lib/client/index.js';
 import { MemoryBackplane, MemoryBackplaneHub } from '../../../lib/cluster/index.js';
-import { InvalidOptionError, StormTcpServer, StormWebSocketServer, silentLogger, type WsSession } from '../../../lib/core/index.js';
+import {
+  InvalidOptionError,
+  LengthPrefixFramer,
+  StormTcpClient,
+  StormTcpServer,
+  StormWebSocketServer,
+  silentLogger,
+  type Session,
+  type WsSession,
+} from '../../../lib/core/index.js';
+import { encodeAck } from '../../../lib/protocol/index.js';
 import { delay, once, waitFor, withTimeout } from '../../support/wait.js';
 
 const T = 5000;
@@ -41,6 +51,32 @@ describe('emit across the cluster and the codec option', () => {
     } finally {
       for (const s of sockets) s.close();
       await Promise.all(servers.map((s) => s.close({ timeout: 500 })));
+    }
+  });
+
+  it('speaks the protocol over TCP with codec json: $welcome, emit and request through the framer', async () => {
+    const server = new StormTcpServer({ host: '127.0.0.1', port: 0, logger: silentLogger, codec: 'json', framer: new LengthPrefixFramer() });
+    await server.listen();
+    const client = new StormTcpClient({ host: '127.0.0.1', port: server.port!, framer: new LengthPrefixFramer(), logger: silentLogger });
+    const received: Record<string, unknown>[] = [];
+    client.on('data', (data: Buffer) => {
+      const doc = JSON.parse(data.toString('utf8')) as Record<string, unknown>;
+      received.push(doc);
+      // Answer requests as a client would (docs/protocol.md).
+      if (typeof doc.id === 'number') void client.send(Buffer.from(encodeAck(doc.id, `re: ${String(doc.data)}`)));
+    });
+    const connected = once<[Session]>(server, 'connected', T);
+    try {
+      await client.connect();
+      const [session] = await connected;
+      await session.emit('hello', 1);
+      assert.equal(await withTimeout(session.request<string>('ask', 'q'), T, 'request over TCP'), 're: q');
+      assert.deepEqual(received[0], { event: '$welcome', data: { id: session.id, recovered: false } });
+      assert.deepEqual(received[1], { event: 'hello', data: 1 });
+      assert.deepEqual(received[2], { event: 'ask', data: 'q', id: 1 });
+    } finally {
+      await client.disconnect();
+      await server.close({ timeout: 500 });
     }
   });
 
