@@ -72,8 +72,6 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
   private readonly Ws: WebSocketConstructor;
   private readonly listeners = new Map<string, Listener[]>();
   private readonly requests = new RequestTable();
-  /** Requests written to the current connection: they cannot be answered on another one. */
-  private readonly inFlight = new Set<number>();
   private buffer: Buffered[] = [];
   private ws: WebSocket | undefined;
   private attempt = 0;
@@ -188,7 +186,6 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     this.ws = undefined;
     this.buffer = [];
     this.requests.rejectAll(new NotConnectedError('Socket closed'));
-    this.inFlight.clear();
     this.recovery.reset();
     this.settleWaiters(new NotConnectedError('Socket closed'));
     if (ws !== undefined) {
@@ -203,7 +200,6 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     const ws = this.ws;
     if (this.connected && ws !== undefined && ws.readyState === OPEN) {
       ws.send(text);
-      if (id !== undefined) this.inFlight.add(id);
       return;
     }
     if (this.buffer.length >= this.maxBuffered) throw new BufferFullError(this.maxBuffered);
@@ -240,15 +236,21 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     ws.onmessage = ws.onclose = ws.onerror = null;
   }
 
+  /** Rejects the requests written to a connection that is gone (those still buffered wait). */
+  private failWritten(): void {
+    const buffered = new Set(this.buffer.map((m) => m.id));
+    const error = new NotConnectedError('Connection lost before the answer');
+    for (const id of this.requests.ids()) if (!buffered.has(id)) this.requests.fail(id, error);
+  }
+
   /** The connection closed: in-flight requests reject; `disconnect` fires if it had connected. */
   private lost(code: number, reason: string): void {
     this.welcomed = false;
     this.recovery.pause();
-    // With a resume ahead, requests in flight may still be answered: the replay carries their acks.
-    if (this.inFlight.size > 0 && (this.recovery.token === undefined || this.stopped)) {
-      const error = new NotConnectedError('Connection lost before the answer');
-      for (const id of this.inFlight) this.requests.fail(id, error);
-      this.inFlight.clear();
+    // Requests written to this connection cannot be answered on another one (buffered ones wait) —
+    // unless a resume is ahead: then the replay carries their acks.
+    if (this.requests.size > 0 && (this.recovery.token === undefined || this.stopped)) {
+      this.failWritten();
     }
     if (!this.connected) return;
     this.connected = false;
@@ -283,7 +285,6 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     const message = parseDocument(text);
     if (message === undefined) return;
     if (message.kind === 'ack') {
-      this.inFlight.delete(message.ack);
       this.requests.settle(message);
     } else if (message.kind === 'invalid') {
       this.fire('error', new TypeError(`Invalid document from the server: ${message.reason}`));
@@ -306,11 +307,7 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     if (this.recovered) this.recovery.confirm((text) => this.ws?.readyState === OPEN && this.ws.send(text));
     if (!this.recovered) {
       // A fresh session: what the old one had in flight will never be answered, and its presence is gone.
-      if (this.inFlight.size > 0) {
-        const error = new NotConnectedError('Connection lost before the answer');
-        for (const id of this.inFlight) this.requests.fail(id, error);
-        this.inFlight.clear();
-      }
+      if (this.requests.size > 0) this.failWritten();
       for (const group of this.presenceMap.clear()) this.fire('presence', group, {});
     }
     this.connected = true;
