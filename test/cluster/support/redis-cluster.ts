@@ -96,14 +96,18 @@ export class TestRedisCluster {
     await peer?.kill('SIGKILL', 1000);
   }
 
-  /** Resolves once every live node reports `cluster_state:ok` and all slots are served. */
+  /**
+   * Resolves once every live node reports `cluster_state:ok`, all slots are served, and every
+   * replica's link to its master is up (so it can take over).
+   */
   async waitHealthy(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const infos = await Promise.all(
-        this.processes.filter((p) => p.peer !== undefined).map((p) => cli(p.port, 'CLUSTER INFO').catch(() => '')),
-      );
-      if (infos.every((info) => info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384'))) return;
+      const live = this.processes.filter((p) => p.peer !== undefined);
+      const infos = await Promise.all(live.map((p) => cli(p.port, 'CLUSTER INFO').catch(() => '')));
+      const replication = await Promise.all(live.map((p) => cli(p.port, 'INFO replication').catch(() => '')));
+      const linksUp = replication.every((info) => !info.includes('role:slave') || info.includes('master_link_status:up'));
+      if (linksUp && infos.every((info) => info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384'))) return;
       if (Date.now() > deadline) throw new Error(`Redis Cluster not healthy within ${timeoutMs} ms:\n${infos.join('\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -122,6 +126,10 @@ export class TestRedisCluster {
       '--cluster-enabled', 'yes',
       '--cluster-config-file', join(this.dir, `nodes-${index}.conf`),
       '--cluster-node-timeout', '1000',
+      // A replica takes over whatever its replication lag, and syncs at once (no 5 s diskless delay).
+      '--cluster-replica-validity-factor', '0',
+      '--repl-diskless-sync', 'yes',
+      '--repl-diskless-sync-delay', '0',
       '--save', '',
       '--appendonly', 'no',
       '--dir', this.dir,
