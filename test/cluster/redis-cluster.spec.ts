@@ -63,6 +63,44 @@ describe('RedisBackplane on a Redis Cluster (3 masters + 3 replicas)', { skip: r
     }
   });
 
+  it('follows a group channel whose slot moves to another master (resharding): delivery resumes, nothing twice', async () => {
+    const nodes = new TwoNodes(() => ({ create: () => create() }));
+    await nodes.start();
+    try {
+      const group = 'moving';
+      const slot = slotOf(`storm:ch:group:${group}`);
+      const a1 = await nodes.connect(nodes.a);
+      const b1 = await nodes.connect(nodes.b);
+      a1.session.joinGroup(group);
+      b1.session.joinGroup(group);
+      await untilRelayed(nodes.a, [group], [b1]);
+      const from = await cluster.masterOf(slot);
+      const to = (await cluster.masters()).find((port) => port !== from)!;
+      let seq = 0;
+      let running = true;
+      const traffic = (async () => {
+        while (running) {
+          await nodes.a.groups.broadcast(group, `${++seq}`);
+          await delay(20);
+        }
+      })();
+      await delay(200);
+      await cluster.moveSlot(slot, to);
+      const movedAt = seq;
+      assert.equal(await cluster.masterOf(slot), to);
+      await waitFor(() => texts(b1).some((t) => Number(t) > movedAt + 5), { timeout: 10_000, interval: 50, message: 'delivery after the move' });
+      running = false;
+      await withTimeout(traffic, 5000, 'traffic loop');
+      await delay(300);
+      const got = texts(b1).map(Number);
+      for (let k = 1; k < got.length; k++) assert.ok(got[k]! > got[k - 1]!, `${got[k - 1]} then ${got[k]}`);
+      assert.equal(got.at(-1), seq);
+      assert.deepEqual(texts(a1).map(Number), Array.from({ length: seq }, (_, k) => k + 1));
+    } finally {
+      await nodes.stop();
+    }
+  });
+
   it('keeps delivering through a master killed with SIGKILL: local never stops, every group resumes within 10 s, nothing twice', async () => {
     const nodes = new TwoNodes(() => ({ create: () => create() }));
     await nodes.start();

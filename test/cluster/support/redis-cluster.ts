@@ -88,6 +88,25 @@ export class TestRedisCluster {
     throw new Error(`no master serves slot ${slot}`);
   }
 
+  /**
+   * Moves one hash slot to the master on `toPort`, as `redis-cli --cluster reshard` does
+   * (IMPORTING / MIGRATING, MIGRATE of its keys, then SETSLOT NODE on every master).
+   */
+  async moveSlot(slot: number, toPort: number): Promise<void> {
+    const fromPort = await this.masterOf(slot);
+    if (fromPort === toPort) return;
+    const id = async (port: number) => (await cli(port, 'CLUSTER MYID')).trim();
+    const [fromId, toId] = await Promise.all([id(fromPort), id(toPort)]);
+    await cli(toPort, `CLUSTER SETSLOT ${slot} IMPORTING ${fromId}`);
+    await cli(fromPort, `CLUSTER SETSLOT ${slot} MIGRATING ${toId}`);
+    for (;;) {
+      const keys = (await cli(fromPort, `CLUSTER GETKEYSINSLOT ${slot} 100`)).split('\n').filter(Boolean);
+      if (keys.length === 0) break;
+      for (const key of keys) await cli(fromPort, `MIGRATE 127.0.0.1 ${toPort} ${key} 0 5000`);
+    }
+    for (const port of await this.masters()) await cli(port, `CLUSTER SETSLOT ${slot} NODE ${toId}`);
+  }
+
   /** SIGKILLs the process on `port`, as a crash would. */
   async kill(port: number): Promise<void> {
     const process = this.processes.find((p) => p.port === port);
