@@ -6,6 +6,7 @@
 //   node bench/cluster-quick.mjs                  # starts redis-server, a 6-process Redis Cluster and nats-server
 //   node bench/cluster-quick.mjs --backplanes redis,nats --messages 50000 --clients 20
 //   node bench/cluster-quick.mjs --json out.json  # also writes the results as JSON (npm run bench reads it)
+//   node bench/cluster-quick.mjs --rate 2000      # latency at a fixed rate instead of half of each peak
 //   node bench/cluster-quick.mjs --idle 5000      # also: server memory per idle connection
 //
 // Scenarios (the publisher is always a separate node process; clients run in this process):
@@ -116,6 +117,7 @@ async function main() {
       clients: { type: 'string', default: '10' },
       size: { type: 'string', default: '64' },
       'latency-seconds': { type: 'string', default: '2' },
+      rate: { type: 'string', default: '0' },
       backplanes: { type: 'string', default: 'redis,cluster,nats' },
       json: { type: 'string' },
       idle: { type: 'string', default: '0' },
@@ -125,6 +127,7 @@ async function main() {
   const clients = Number(values.clients);
   const size = Math.max(12, Number(values.size));
   const latencySeconds = Number(values['latency-seconds']);
+  const fixedRate = Number(values.rate);
   const kinds = values.backplanes.split(',').filter(Boolean);
   const { default: WebSocket } = await import('ws');
   const support = (file) => import(pathToFileURL(path.join(ROOT, 'build/test/cluster/support', file)).href);
@@ -285,7 +288,7 @@ async function main() {
     await run(name, layout, 2000, 0);
     const burst = await run(name, layout, messages, 0);
     results.push(burst);
-    const half = Math.max(100, Math.round(burst.msgPerSec / 2));
+    const half = fixedRate > 0 ? fixedRate : Math.max(100, Math.round(burst.msgPerSec / 2));
     results.push(await run(name, layout, Math.min(200_000, Math.round(half * latencySeconds)), half));
   }
 
