@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 
 import { BackplaneError, BackplaneErrorCode, NatsBackplane } from '../../lib/cluster/index.js';
@@ -45,6 +48,46 @@ describe('NatsBackplane', { skip: natsMissing }, () => {
       await backplane.close();
       await assert.rejects(backplane.ready(), (e: unknown) => e instanceof BackplaneError);
     });
+  });
+
+  it('loads nats only when a NatsBackplane is created', async () => {
+    const lib = fileURLToPath(new URL('../../lib/index.js', import.meta.url));
+    const script = `
+      import { createRequire } from 'node:module';
+      const cache = createRequire(import.meta.url).cache;
+      const loaded = () => Object.keys(cache).some((p) => p.includes('/node_modules/nats/'));
+      const { NatsBackplane } = await import(${JSON.stringify(lib)});
+      const before = loaded();
+      const silent = { log() {}, warn() {}, error() {} };
+      const backplane = new NatsBackplane({ servers: ${JSON.stringify(nats.url)}, logger: silent });
+      await backplane.ready();
+      console.log(JSON.stringify({ before, after: loaded() }));
+      await backplane.close();`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+    assert.deepEqual(JSON.parse(stdout), { before: false, after: true });
+  });
+
+  it('reports a malformed message on its subjects as an error and keeps working', async () => {
+    const { connect } = await import('nats');
+    const nc = await connect({ servers: nats.url });
+    try {
+      const backplane = create();
+      await backplane.ready();
+      const errors: Error[] = [];
+      backplane.on('error', (error) => errors.push(error));
+      const got: string[] = [];
+      backplane.join('group:bad', (m) => got.push(m.data.toString()));
+      await delay(100);
+      const subject = `storm.ch.${Buffer.from('group:bad').toString('base64url')}`;
+      nc.publish(subject, new Uint8Array([9, 9]));
+      nc.publish(`storm.node.${backplane.nodeId}`, Buffer.from('not json'));
+      nc.publish('storm.state', Buffer.from('{'));
+      await waitFor(() => errors.length >= 3, { timeout: 5000, message: 'three errors' });
+      assert.ok(errors.every((e) => e instanceof BackplaneError && e.code === BackplaneErrorCode.BadMessage));
+      assert.deepEqual(got, []);
+    } finally {
+      await nc.close();
+    }
   });
 
   backplaneContract('NatsBackplane', () => ({ create: () => create() }));

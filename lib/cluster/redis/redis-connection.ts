@@ -110,6 +110,7 @@ function clusterOverrides(role: RedisRole, redisOptions: Record<string, unknown>
   delete nodeOptions['lazyConnect'];
   return {
     redisOptions: nodeOptions,
+    lazyConnect: false,
     enableOfflineQueue: false,
     keyPrefix: '',
     retryDelayOnFailover: 0,

@@ -88,6 +88,25 @@ export class TestRedisCluster {
     throw new Error(`no master serves slot ${slot}`);
   }
 
+  /**
+   * Moves one hash slot to the master on `toPort`, as `redis-cli --cluster reshard` does
+   * (IMPORTING / MIGRATING, MIGRATE of its keys, then SETSLOT NODE on every master).
+   */
+  async moveSlot(slot: number, toPort: number): Promise<void> {
+    const fromPort = await this.masterOf(slot);
+    if (fromPort === toPort) return;
+    const id = async (port: number) => (await cli(port, 'CLUSTER MYID')).trim();
+    const [fromId, toId] = await Promise.all([id(fromPort), id(toPort)]);
+    await cli(toPort, `CLUSTER SETSLOT ${slot} IMPORTING ${fromId}`);
+    await cli(fromPort, `CLUSTER SETSLOT ${slot} MIGRATING ${toId}`);
+    for (;;) {
+      const keys = (await cli(fromPort, `CLUSTER GETKEYSINSLOT ${slot} 100`)).split('\n').filter(Boolean);
+      if (keys.length === 0) break;
+      for (const key of keys) await cli(fromPort, `MIGRATE 127.0.0.1 ${toPort} ${key} 0 5000`);
+    }
+    for (const port of await this.masters()) await cli(port, `CLUSTER SETSLOT ${slot} NODE ${toId}`);
+  }
+
   /** SIGKILLs the process on `port`, as a crash would. */
   async kill(port: number): Promise<void> {
     const process = this.processes.find((p) => p.port === port);
@@ -96,14 +115,18 @@ export class TestRedisCluster {
     await peer?.kill('SIGKILL', 1000);
   }
 
-  /** Resolves once every live node reports `cluster_state:ok` and all slots are served. */
+  /**
+   * Resolves once every live node reports `cluster_state:ok`, all slots are served, and every
+   * replica's link to its master is up (so it can take over).
+   */
   async waitHealthy(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const infos = await Promise.all(
-        this.processes.filter((p) => p.peer !== undefined).map((p) => cli(p.port, 'CLUSTER INFO').catch(() => '')),
-      );
-      if (infos.every((info) => info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384'))) return;
+      const live = this.processes.filter((p) => p.peer !== undefined);
+      const infos = await Promise.all(live.map((p) => cli(p.port, 'CLUSTER INFO').catch(() => '')));
+      const replication = await Promise.all(live.map((p) => cli(p.port, 'INFO replication').catch(() => '')));
+      const linksUp = replication.every((info) => !info.includes('role:slave') || info.includes('master_link_status:up'));
+      if (linksUp && infos.every((info) => info.includes('cluster_state:ok') && info.includes('cluster_slots_ok:16384'))) return;
       if (Date.now() > deadline) throw new Error(`Redis Cluster not healthy within ${timeoutMs} ms:\n${infos.join('\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -122,6 +145,10 @@ export class TestRedisCluster {
       '--cluster-enabled', 'yes',
       '--cluster-config-file', join(this.dir, `nodes-${index}.conf`),
       '--cluster-node-timeout', '1000',
+      // A replica takes over whatever its replication lag, and syncs at once (no 5 s diskless delay).
+      '--cluster-replica-validity-factor', '0',
+      '--repl-diskless-sync', 'yes',
+      '--repl-diskless-sync-delay', '0',
       '--save', '',
       '--appendonly', 'no',
       '--dir', this.dir,
