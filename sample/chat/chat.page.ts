@@ -26,6 +26,7 @@ export const CHAT_PAGE = `<!doctype html>
   <input id="room" placeholder="room" value="lobby" required maxlength="32">
   <button id="join" type="submit">Join</button>
 </form>
+<p>Online: <span id="online">—</span> <button id="drop" type="button" title="Cut the connection without a goodbye, as a dead mobile link would">Drop connection</button></p>
 <ul id="log"></ul>
 <form id="say-form">
   <input id="text" placeholder="message" autocomplete="off" maxlength="500" disabled>
@@ -59,9 +60,20 @@ export const CHAT_PAGE = `<!doctype html>
     }
   };
   socket.on('connect', () => {
+    if (socket.recovered) {                                   // same session, nothing missed: the replay follows
+      $('status').textContent = 'reconnected: session ' + socket.id + ' recovered, nothing lost';
+      document.body.dataset.recovered = 'true';
+      enable(Boolean(joined));
+      return;
+    }
     $('status').textContent = 'connected: pick a name and a room';
-    if (joined) void join(joined);                            // a new session after a reconnect: join again
+    if (joined) void join(joined);                            // a new session (recovery window passed): join again
   });
+  // Who is online in our room, from presence (several tabs of one name count once).
+  socket.on('presence', (group, state) => {
+    if (joined && group === 'room:' + joined.room) $('online').textContent = Object.keys(state).sort().join(', ') || '—';
+  });
+  $('drop').onclick = () => socket.emit('drop');
   socket.on('disconnect', (info) => { $('status').textContent = 'disconnected (' + info.code + ')'; enable(false); });
   socket.on('reconnecting', (attempt, delay) => { $('status').textContent = 'reconnecting (attempt ' + attempt + ')…'; });
   socket.on('message', (m) => log(m.from + ': ' + m.text));

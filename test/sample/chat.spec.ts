@@ -51,6 +51,23 @@ describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && `no Chromium at ${
       await bob.click('#send');
       await alice.waitForSelector('#log li:text("bob: only for storm")', { timeout: T });
       assert.equal(await carol.locator('#log li:text("only for storm")').count(), 0);
+
+      // Who's online comes from presence.
+      await alice.waitForSelector('#online:text("alice, bob")', { timeout: T });
+      await carol.waitForSelector('#online:text("carol")', { timeout: T });
+      // The drop button cuts alice's connection without a goodbye: the page resumes its session and
+      // gets the notice the room received while it was offline, exactly once, and nothing else is lost.
+      await alice.click('#drop');
+      await alice.waitForSelector('body[data-recovered="true"]', { timeout: T });
+      const offline = `#log li:text("alice's connection dropped; this line was sent while it was offline")`;
+      await alice.waitForSelector(offline, { timeout: T });
+      await bob.waitForSelector(offline, { timeout: T });
+      await bob.fill('#text', 'welcome back');
+      await bob.click('#send');
+      await alice.waitForSelector('#log li:text("bob: welcome back")', { timeout: T });
+      assert.equal(await alice.locator(offline).count(), 1);
+      assert.equal(await alice.locator('#online').textContent(), 'alice, bob');
+      assert.match((await alice.locator('#status').textContent()) ?? '', /recovered, nothing lost/);
     } finally {
       await browser?.close().catch(() => undefined);
       if (app !== undefined) {
