@@ -1,6 +1,7 @@
 import { ConnectionState } from './connection-state.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { BroadcastRelay } from './broadcast-relay.js';
+import { SharedRelay } from './shared-relay.js';
 import { kGroupSet, RESOLVED, type Session, type SessionBase } from './session.js';
 
 /** Who a broadcast skips: a session id or a session. */
@@ -53,6 +54,7 @@ export function broadcastTo(
 export class SessionGroups {
   private readonly byName = new Map<string, Set<Session>>();
   private relay: BroadcastRelay | undefined;
+  private backplane: BroadcastRelay | undefined;
   /** Per group with local members: stops receiving the group's messages from other nodes. */
   private readonly relayed = new Map<string, () => void>();
 
@@ -61,8 +63,10 @@ export class SessionGroups {
    * servers given a `backplane` option; a registry takes one backplane.
    */
   useBackplane(relay: BroadcastRelay): void {
-    if (this.relay === relay) return;
-    this.relay = relay;
+    if (this.backplane === relay) return;
+    this.backplane = relay;
+    // Other registries of this process may share the backplane: see SharedRelay.
+    this.relay = SharedRelay.view(relay, this);
     for (const [group, members] of this.byName) this.relayJoin(group, members);
   }
 
