@@ -7,6 +7,7 @@ import type { DetachedMember } from './detached-member.js';
 import { ClusterPresence } from '../presence/cluster-presence.js';
 import { PresenceTracker } from '../presence/presence-tracker.js';
 import type { PresenceState } from '../presence/presence-state.js';
+import { SharedRelay } from './shared-relay.js';
 import { kGroupSet, RESOLVED, type Session, type SessionBase } from './session.js';
 
 const NO_MEMBERS: Set<Session> = new Set();
@@ -68,6 +69,7 @@ export function broadcastTo(
 export class SessionGroups {
   private readonly byName = new Map<string, Set<Session>>();
   private relay: BroadcastRelay | undefined;
+  private backplane: BroadcastRelay | undefined;
   /** Per group with local members: stops receiving the group's messages from other nodes. */
   private readonly relayed = new Map<string, () => void>();
   /** Detached recoverable sessions per group (SPEC §9.1), created on first use. */
@@ -80,8 +82,10 @@ export class SessionGroups {
    * servers given a `backplane` option; a registry takes one backplane.
    */
   useBackplane(relay: BroadcastRelay): void {
-    if (this.relay === relay) return;
-    this.relay = relay;
+    if (this.backplane === relay) return;
+    this.backplane = relay;
+    // Other registries of this process may share the backplane: see SharedRelay.
+    this.relay = SharedRelay.view(relay, this);
     for (const [group, members] of this.byName) this.relayJoin(group, members);
     this.presenceTracker?.useCluster(ClusterPresence.of(relay));
   }
@@ -206,7 +210,7 @@ export class SessionGroups {
   presence$(): PresenceTracker {
     if (this.presenceTracker === undefined) {
       this.presenceTracker = new PresenceTracker();
-      if (this.relay !== undefined) this.presenceTracker.useCluster(ClusterPresence.of(this.relay));
+      if (this.backplane !== undefined) this.presenceTracker.useCluster(ClusterPresence.of(this.backplane));
     }
     return this.presenceTracker;
   }

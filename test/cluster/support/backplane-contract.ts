@@ -224,6 +224,28 @@ export function backplaneContract(name: string, bus: () => ContractBus): void {
       }
     });
 
+    it('treats two servers of one process with their own groups on one backplane like two nodes', async () => {
+      const shared = nodes.backplanes[0]!;
+      const second = await startWsServer({ backplane: shared });
+      try {
+        const a1 = await nodes.connect(nodes.a);
+        const s1 = await nodes.connect(second);
+        const b1 = await nodes.connect(nodes.b);
+        for (const m of [a1, s1, b1]) m.session.joinGroup('twins');
+        await untilRelayed(nodes.b, ['twins'], [a1, s1]);
+        await nodes.a.groups.broadcast('twins', 'from a');
+        await second.groups.broadcast('twins', 'from second');
+        await waitFor(() => [a1, s1, b1].every((m) => texts(m).length >= 2), { timeout: 5000, message: 'both broadcasts everywhere' });
+        await delay(100);
+        for (const m of [a1, s1, b1]) assert.deepEqual(texts(m).sort(), ['from a', 'from second']);
+        await waitFor(async () => (await nodes.b.groups.clusterMemberCount('twins')) === 3, { timeout: 5000, message: 'count 3' });
+        s1.session.leaveGroup('twins');
+        await waitFor(async () => (await nodes.b.groups.clusterMemberCount('twins')) === 2, { timeout: 5000, message: 'count 2' });
+      } finally {
+        await closeWsServer(second);
+      }
+    });
+
     it('carries node requests, fire-and-forget messages and requests to every node', async () => {
       const [pa, pb] = nodes.backplanes as [Backplane, Backplane];
       const got: unknown[] = [];
