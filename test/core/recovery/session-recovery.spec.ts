@@ -128,6 +128,17 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     assert.equal(oldSession!.state, ConnectionState.Closed);
   });
 
+  it('rejects the server\'s pending session.request() on the old object when the connection drops', async () => {
+    const { server, proxy, url } = await setup();
+    const c = client(url, { reconnectDelay: 50 });
+    const { id } = await c.connect();
+    const pending = server.sessions.get(id)!.request('ask', 'are you there?', { timeout: 5000 });
+    await c.until(() => c.count === 1);
+    proxy.cut();
+    await assert.rejects(pending, (error: Error & { code?: string }) => error.code === 'ERR_STORM_NOT_CONNECTED');
+    await c.until(() => c.connected && c.recovered);
+  });
+
   it('gives a fresh session after the window, with nothing replayed and the old groups left', async () => {
     const { server, proxy, url } = await setup({ window: 200 });
     server.on('connected', (s) => {
