@@ -457,7 +457,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
         return undefined;
       }
     }
-    if (this.takeAck(session, data, isText) || !this.hasListeners('message')) return undefined;
+    // Without receiving middleware the session already looked for an ack in these very bytes.
+    if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));
   }
 }
