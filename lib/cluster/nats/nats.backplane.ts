@@ -1,8 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { InvalidOptionError } from '../../core/errors.js';
-import { defaultLogger, type StormLogger } from '../../core/logger.js';
-import { intOption } from '../../core/options.js';
+import type { StormLogger } from '../../core/logger.js';
 import type { NodeReply, NodeRequestHandler, NodeRequestOptions } from '../../core/session/broadcast-relay.js';
 import type { OutgoingMessage } from '../../core/session/outgoing-message.js';
 import type { Backplane, BackplaneEvents } from '../backplane.js';
@@ -13,37 +11,9 @@ import { ALL_NODES, NodeMessenger } from '../node-messenger.js';
 import { PublishOutbox, type BackplaneStats } from '../publish-outbox.js';
 import { ReadyGate } from '../ready-gate.js';
 import { loadNats, type NatsConnectionLike, type NatsMessageLike, type NatsSubscriptionLike } from './nats-connection.js';
+import { resolveNatsOptions, type NatsBackplaneOptions } from './nats-backplane-options.js';
 import { NatsCountTable, type NodeState } from './nats-count-table.js';
 
-/**
- * Options of {@link NatsBackplane}: give `servers` (plus any other `connect()` option of the
- * `nats` client, passed through as given) or an open `connection`.
- */
-export interface NatsBackplaneOptions {
-  /** NATS server URL(s), e.g. `'nats://127.0.0.1:4222'` or `['nats://a:4222', 'nats://b:4222']`. */
-  servers?: string | string[];
-  /**
-   * An open `nats` connection to share. The backplane adds its own subscriptions to it, removes
-   * them on close, and never closes the connection itself.
-   */
-  connection?: NatsConnectionLike;
-  /** Prefix of every subject the backplane uses (default `'storm.'`; must end with `.`). */
-  subjectPrefix?: string;
-  /** How often this node announces that it is alive, in ms (default 1000). */
-  heartbeatInterval?: number;
-  /** How long after the last message heard from a node it stops counting, in ms (default 3 x `heartbeatInterval`). */
-  nodeTtl?: number;
-  /** How long count changes are batched before they are announced, in ms (default 50). */
-  countFlushInterval?: number;
-  /** How long `ready()` waits for the first connection before it rejects, in ms (default 10000). */
-  readyTimeout?: number;
-  /** Where connection losses and errors are logged (default: console warnings and errors). */
-  logger?: StormLogger;
-  /** Any other option of the `nats` client's `connect()` (credentials, TLS, `name`, ...). */
-  [natsOption: string]: unknown;
-}
-
-const OWN_OPTIONS = new Set(['servers', 'connection', 'subjectPrefix', 'heartbeatInterval', 'nodeTtl', 'countFlushInterval', 'readyTimeout', 'logger']);
 const SNAPSHOT_TOPIC = 'storm.nats.snapshot';
 const CLAIM_TOPIC = 'storm.nats.claim';
 const CLAIM_ATTEMPTS = 20;
@@ -119,34 +89,19 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
 
   constructor(options: NatsBackplaneOptions) {
     super();
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidOptionError('options', 'expected { servers } or { connection }, e.g. new NatsBackplane({ servers: "nats://127.0.0.1:4222" })');
-    }
-    const { servers, connection } = options;
-    if ((servers === undefined) === (connection === undefined)) {
-      throw new InvalidOptionError('servers', 'give exactly one of "servers" (e.g. "nats://127.0.0.1:4222") or "connection" (an open nats connection)');
-    }
-    if (servers !== undefined) validateServers(servers);
-    if (connection !== undefined && (typeof connection !== 'object' || connection === null || typeof connection.subscribe !== 'function' || typeof connection.publish !== 'function')) {
-      throw new InvalidOptionError('connection', 'expected a NatsConnection from the "nats" package (it needs publish() and subscribe())');
-    }
-    const prefix = options.subjectPrefix ?? 'storm.';
-    if (typeof prefix !== 'string' || !/^([A-Za-z0-9_-]+\.)+$/.test(prefix)) {
-      throw new InvalidOptionError('subjectPrefix', `expected tokens of letters, digits, "_" or "-", each followed by ".", such as "storm.", got ${JSON.stringify(prefix)}`);
-    }
+    const resolved = resolveNatsOptions(options);
+    const { prefix, servers, connection } = resolved;
     this.prefix = prefix;
-    this.heartbeatInterval = intOption('heartbeatInterval', options.heartbeatInterval, 1000, 10);
-    const nodeTtl = intOption('nodeTtl', options.nodeTtl, 3 * this.heartbeatInterval, this.heartbeatInterval + 1);
-    this.countFlushInterval = intOption('countFlushInterval', options.countFlushInterval, 50, 0);
-    const readyTimeout = intOption('readyTimeout', options.readyTimeout, 10_000, 1);
-    this.logger = options.logger ?? defaultLogger;
-    this.target = servers !== undefined ? [servers].flat().map(redactServer).join(',') : 'the given NATS connection';
+    this.heartbeatInterval = resolved.heartbeatInterval;
+    this.countFlushInterval = resolved.countFlushInterval;
+    this.logger = resolved.logger;
+    this.target = resolved.description;
     this.ownsConnection = connection === undefined;
     this.reporter = new ErrorReporter(this.logger, (error) => {
       if (!this.closed && this.listenerCount('error') > 0) this.emit('error', error);
     });
-    this.gate = new ReadyGate('NatsBackplane', this.target, readyTimeout, 'check that nats-server is running and the servers option is right');
-    this.table = new NatsCountTable(this.nodeId, nodeTtl);
+    this.gate = new ReadyGate('NatsBackplane', this.target, resolved.readyTimeout, 'check that nats-server is running and the servers option is right');
+    this.table = new NatsCountTable(this.nodeId, resolved.nodeTtl);
     this.stateSubject = `${prefix}state`;
     this.inbox = `${prefix}node.${this.nodeId}`;
     this.everyone = `${prefix}node.all`;
@@ -161,9 +116,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
     );
     this.messenger.handle(SNAPSHOT_TOPIC, () => this.snapshot());
     this.messenger.handle(CLAIM_TOPIC, (data, from) => this.answerClaim(data as { number: number }, from));
-    const natsOptions: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(options)) if (!OWN_OPTIONS.has(key)) natsOptions[key] = value;
-    this.starting = this.start(connection, servers, natsOptions);
+    this.starting = this.start(connection, servers, resolved.natsOptions);
   }
 
   /** A number 1..65535 unique among the live nodes on this NATS (0 until `ready()`). */
@@ -542,24 +495,6 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   private report(error: Error): void {
     if (this.closed) return;
     this.reporter.report(error);
-  }
-}
-
-function validateServers(servers: unknown): void {
-  const list = Array.isArray(servers) ? servers : [servers];
-  if (list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) {
-    throw new InvalidOptionError('servers', `expected a URL such as "nats://127.0.0.1:4222" or an array of them, got ${JSON.stringify(servers)}`);
-  }
-}
-
-/** The server URL without its password, for log messages. */
-function redactServer(server: string): string {
-  try {
-    const url = new URL(server);
-    if (url.password !== '') url.password = '***';
-    return url.toString().replace(/\/$/, '');
-  } catch {
-    return server;
   }
 }
 
