@@ -9,5 +9,6 @@ export type {
   RedisPubSubMode,
 } from './redis/redis-backplane-options.js';
 export type { RedisClientLike } from './redis/redis-connection.js';
-export { NatsBackplane, type NatsBackplaneOptions } from './nats/nats.backplane.js';
+export { NatsBackplane } from './nats/nats.backplane.js';
+export type { NatsBackplaneOptions } from './nats/nats-backplane-options.js';
 export type { NatsConnectionLike, NatsMessageLike, NatsSubscriptionLike } from './nats/nats-connection.js';

@@ -1,8 +1,6 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { InvalidOptionError } from '../../core/errors.js';
-import { defaultLogger, type StormLogger } from '../../core/logger.js';
-import { intOption } from '../../core/options.js';
+import type { StormLogger } from '../../core/logger.js';
 import type { NodeReply, NodeRequestHandler, NodeRequestOptions } from '../../core/session/broadcast-relay.js';
 import type { OutgoingMessage } from '../../core/session/outgoing-message.js';
 import type { Backplane, BackplaneEvents } from '../backplane.js';
@@ -13,41 +11,8 @@ import { ALL_NODES, NodeMessenger } from '../node-messenger.js';
 import { PublishOutbox, type BackplaneStats } from '../publish-outbox.js';
 import { ReadyGate } from '../ready-gate.js';
 import { loadNats, type NatsConnectionLike, type NatsMessageLike, type NatsSubscriptionLike } from './nats-connection.js';
-import { NatsCountTable, type NodeState } from './nats-count-table.js';
-
-/**
- * Options of {@link NatsBackplane}: give `servers` (plus any other `connect()` option of the
- * `nats` client, passed through as given) or an open `connection`.
- */
-export interface NatsBackplaneOptions {
-  /** NATS server URL(s), e.g. `'nats://127.0.0.1:4222'` or `['nats://a:4222', 'nats://b:4222']`. */
-  servers?: string | string[];
-  /**
-   * An open `nats` connection to share. The backplane adds its own subscriptions to it, removes
-   * them on close, and never closes the connection itself.
-   */
-  connection?: NatsConnectionLike;
-  /** Prefix of every subject the backplane uses (default `'storm.'`; must end with `.`). */
-  subjectPrefix?: string;
-  /** How often this node announces that it is alive, in ms (default 1000). */
-  heartbeatInterval?: number;
-  /** How long after the last message heard from a node it stops counting, in ms (default 3 x `heartbeatInterval`). */
-  nodeTtl?: number;
-  /** How long count changes are batched before they are announced, in ms (default 50). */
-  countFlushInterval?: number;
-  /** How long `ready()` waits for the first connection before it rejects, in ms (default 10000). */
-  readyTimeout?: number;
-  /** Where connection losses and errors are logged (default: console warnings and errors). */
-  logger?: StormLogger;
-  /** Any other option of the `nats` client's `connect()` (credentials, TLS, `name`, ...). */
-  [natsOption: string]: unknown;
-}
-
-const OWN_OPTIONS = new Set(['servers', 'connection', 'subjectPrefix', 'heartbeatInterval', 'nodeTtl', 'countFlushInterval', 'readyTimeout', 'logger']);
-const SNAPSHOT_TOPIC = 'storm.nats.snapshot';
-const CLAIM_TOPIC = 'storm.nats.claim';
-const CLAIM_ATTEMPTS = 20;
-const MAX_NODE_NUMBER = 0xffff;
+import { resolveNatsOptions, type NatsBackplaneOptions } from './nats-backplane-options.js';
+import { NatsMembership } from './nats-membership.js';
 
 type Deliver = (message: OutgoingMessage) => void;
 
@@ -87,15 +52,13 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
 
   private readonly origin = nodeIdBytes(this.nodeId);
   private readonly prefix: string;
-  private readonly heartbeatInterval: number;
-  private readonly countFlushInterval: number;
   private readonly logger: StormLogger;
   private readonly target: string;
   private readonly reporter: ErrorReporter;
   private readonly gate: ReadyGate;
   private readonly outbox: PublishOutbox;
   private readonly messenger: NodeMessenger;
-  private readonly table: NatsCountTable;
+  private readonly membership: NatsMembership;
   private readonly stateSubject: string;
   private readonly inbox: string;
   private readonly everyone: string;
@@ -105,48 +68,23 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly starting: Promise<void>;
-  private number = 0;
-  private claiming = 0;
-  private seq = 0;
-  private dirty = new Set<string>();
-  private readonly localCounts = new Map<string, number>();
   private readonly handlers = new Map<string, { set: Set<Deliver>; subscription: NatsSubscriptionLike | undefined }>();
   private readonly subscriptions: NatsSubscriptionLike[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopRetry: (() => void) | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
 
   constructor(options: NatsBackplaneOptions) {
     super();
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidOptionError('options', 'expected { servers } or { connection }, e.g. new NatsBackplane({ servers: "nats://127.0.0.1:4222" })');
-    }
-    const { servers, connection } = options;
-    if ((servers === undefined) === (connection === undefined)) {
-      throw new InvalidOptionError('servers', 'give exactly one of "servers" (e.g. "nats://127.0.0.1:4222") or "connection" (an open nats connection)');
-    }
-    if (servers !== undefined) validateServers(servers);
-    if (connection !== undefined && (typeof connection !== 'object' || connection === null || typeof connection.subscribe !== 'function' || typeof connection.publish !== 'function')) {
-      throw new InvalidOptionError('connection', 'expected a NatsConnection from the "nats" package (it needs publish() and subscribe())');
-    }
-    const prefix = options.subjectPrefix ?? 'storm.';
-    if (typeof prefix !== 'string' || !/^([A-Za-z0-9_-]+\.)+$/.test(prefix)) {
-      throw new InvalidOptionError('subjectPrefix', `expected tokens of letters, digits, "_" or "-", each followed by ".", such as "storm.", got ${JSON.stringify(prefix)}`);
-    }
+    const resolved = resolveNatsOptions(options);
+    const { prefix, servers, connection } = resolved;
     this.prefix = prefix;
-    this.heartbeatInterval = intOption('heartbeatInterval', options.heartbeatInterval, 1000, 10);
-    const nodeTtl = intOption('nodeTtl', options.nodeTtl, 3 * this.heartbeatInterval, this.heartbeatInterval + 1);
-    this.countFlushInterval = intOption('countFlushInterval', options.countFlushInterval, 50, 0);
-    const readyTimeout = intOption('readyTimeout', options.readyTimeout, 10_000, 1);
-    this.logger = options.logger ?? defaultLogger;
-    this.target = servers !== undefined ? [servers].flat().map(redactServer).join(',') : 'the given NATS connection';
+    this.logger = resolved.logger;
+    this.target = resolved.description;
     this.ownsConnection = connection === undefined;
     this.reporter = new ErrorReporter(this.logger, (error) => {
       if (!this.closed && this.listenerCount('error') > 0) this.emit('error', error);
     });
-    this.gate = new ReadyGate('NatsBackplane', this.target, readyTimeout, 'check that nats-server is running and the servers option is right');
-    this.table = new NatsCountTable(this.nodeId, nodeTtl);
+    this.gate = new ReadyGate('NatsBackplane', this.target, resolved.readyTimeout, 'check that nats-server is running and the servers option is right');
     this.stateSubject = `${prefix}state`;
     this.inbox = `${prefix}node.${this.nodeId}`;
     this.everyone = `${prefix}node.all`;
@@ -155,20 +93,27 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
       this.nodeId,
       {
         sendFrame: (target, frame) => this.publishRaw(target === ALL_NODES ? this.everyone : `${prefix}node.${target}`, frame),
-        liveNodes: () => Promise.resolve([this.nodeId, ...this.table.liveNodes()]),
+        liveNodes: () => Promise.resolve(this.membership.liveNodes()),
       },
       (error) => this.report(error),
     );
-    this.messenger.handle(SNAPSHOT_TOPIC, () => this.snapshot());
-    this.messenger.handle(CLAIM_TOPIC, (data, from) => this.answerClaim(data as { number: number }, from));
-    const natsOptions: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(options)) if (!OWN_OPTIONS.has(key)) natsOptions[key] = value;
-    this.starting = this.start(connection, servers, natsOptions);
+    this.membership = new NatsMembership({
+      nodeId: this.nodeId,
+      subject: this.stateSubject,
+      heartbeatInterval: resolved.heartbeatInterval,
+      countFlushInterval: resolved.countFlushInterval,
+      nodeTtl: resolved.nodeTtl,
+      messenger: this.messenger,
+      publish: (subject, frame) => this.publishRaw(subject, frame),
+      connected: () => this.connected,
+      report: (error) => this.report(error),
+    });
+    this.starting = this.start(connection, servers, resolved.natsOptions);
   }
 
   /** A number 1..65535 unique among the live nodes on this NATS (0 until `ready()`). */
   get nodeNumber(): number {
-    return this.number;
+    return this.membership.number;
   }
 
   /**
@@ -215,14 +160,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
 
   /** Records this node's count under `key`; announced within `countFlushInterval`. */
   count(key: string, localCount: number): void {
-    if (localCount === 0) this.localCounts.delete(key);
-    else this.localCounts.set(key, localCount);
-    if (this.closed) return;
-    this.dirty.add(key);
-    if (this.flushTimer === undefined) {
-      this.flushTimer = setTimeout(this.flushCounts, this.countFlushInterval);
-      this.flushTimer.unref();
-    }
+    this.membership.count(key, localCount);
   }
 
   /**
@@ -231,12 +169,12 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
    * resolves to this node's figure alone and emits `error`; it never rejects.
    */
   clusterCount(key: string): Promise<number> {
-    const local = this.localCounts.get(key) ?? 0;
+    const local = this.membership.localCount(key);
     if (!this.connected) {
       this.report(new BackplaneError(BackplaneErrorCode.Disconnected, `clusterCount("${key}") counted this node only: the link to NATS is down`));
       return Promise.resolve(local);
     }
-    return Promise.resolve(local + this.table.sum(key));
+    return Promise.resolve(local + this.membership.othersCount(key));
   }
 
   /** {@inheritDoc NodeMessaging.handle} */
@@ -261,7 +199,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
 
   /** The ids of the nodes heard from within `nodeTtl`, this one included. */
   nodes(): Promise<string[]> {
-    return Promise.resolve([this.nodeId, ...this.table.liveNodes()]);
+    return Promise.resolve(this.membership.liveNodes());
   }
 
   /** Leaves the bus: says goodbye (the others forget this node's counts at once) and closes what it opened. */
@@ -322,18 +260,15 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
     for (const subject of [this.inbox, this.everyone, this.stateSubject]) this.subscriptions.push(this.subscribe(connection, subject));
     for (const [subject, entry] of this.handlers) entry.subscription = this.subscribe(connection, subject);
     void this.watch(connection);
-    this.heartbeatTimer = setInterval(this.heartbeat, this.heartbeatInterval);
-    this.heartbeatTimer.unref();
     try {
-      await this.claimNumber();
+      await this.membership.join();
     } catch (error) {
       const claimError = error instanceof BackplaneError ? error : natsError('claiming a node number', error);
       this.report(claimError);
       this.gate.fail(claimError);
       return;
     }
-    this.announce('s');
-    this.logger.log(`Backplane connected to ${this.target} (NATS, node ${this.nodeId} #${this.number})`);
+    this.logger.log(`Backplane connected to ${this.target} (NATS, node ${this.nodeId} #${this.nodeNumber})`);
     this.gate.open();
     this.emit('ready');
   }
@@ -357,9 +292,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
           if (!this.connected) {
             this.connected = true;
             this.logger.log(`Backplane reconnected to ${this.target} (node ${this.nodeId})`);
-            // Others may have expired this node meanwhile: tell them everything again.
-            this.announce('h');
-            this.announce('s');
+            this.membership.rejoin();
             if (this.gate.opened) this.emit('ready');
           }
         } else if (status.type === 'error') {
@@ -368,80 +301,6 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
       }
     } catch (error) {
       if (!this.closed) this.report(natsError('watching the NATS connection', error));
-    }
-  }
-
-  private async claimNumber(): Promise<void> {
-    // Hear from the nodes already on the bus (they answer a hello with a snapshot) before choosing.
-    this.announce('h');
-    await new Promise((resolve) => setTimeout(resolve, Math.min(250, this.heartbeatInterval)));
-    for (let attempt = 0; attempt < CLAIM_ATTEMPTS && !this.closed; attempt++) {
-      const used = this.table.numbersInUse();
-      if (used.size >= MAX_NODE_NUMBER) break;
-      let candidate = randomInt(1, MAX_NODE_NUMBER + 1);
-      while (used.has(candidate)) candidate = (candidate % MAX_NODE_NUMBER) + 1;
-      this.claiming = candidate;
-      const replies = await this.messenger.requestAll(CLAIM_TOPIC, { number: candidate }, { timeout: Math.max(500, this.heartbeatInterval) });
-      this.claiming = 0;
-      if (replies.every((reply) => reply.data !== false)) {
-        this.number = candidate;
-        return;
-      }
-    }
-    throw new BackplaneError(BackplaneErrorCode.NoNodeNumber, 'NatsBackplane could not claim a free node number');
-  }
-
-  private answerClaim(data: { number: number } | null, from: string): boolean {
-    if (from === this.nodeId) return true;
-    const number = data?.number;
-    if (number === this.number) return false;
-    // Two nodes claiming the same number at once: the smaller node id keeps it.
-    return !(number === this.claiming && this.nodeId < from);
-  }
-
-  private snapshot(): NodeState {
-    return { k: 's', n: this.nodeId, u: this.number, q: this.seq, c: Object.fromEntries(this.localCounts) };
-  }
-
-  private announce(kind: 'h' | 'b' | 's' | 'x'): void {
-    const state: NodeState = kind === 's' ? this.snapshot() : { k: kind, n: this.nodeId, u: this.number, q: this.seq };
-    this.publishRaw(this.stateSubject, Buffer.from(JSON.stringify(state)));
-  }
-
-  private readonly heartbeat = (): void => {
-    if (this.connected) this.announce('b');
-  };
-
-  private readonly flushCounts = (): void => {
-    this.flushTimer = undefined;
-    if (this.dirty.size === 0 || this.closed) return;
-    if (!this.connected) {
-      // Announced in full on reconnect.
-      this.dirty.clear();
-      return;
-    }
-    const changes: Record<string, number> = {};
-    for (const key of this.dirty) changes[key] = this.localCounts.get(key) ?? 0;
-    this.dirty = new Set();
-    this.seq++;
-    this.publishRaw(this.stateSubject, Buffer.from(JSON.stringify({ k: 'd', n: this.nodeId, u: this.number, q: this.seq, c: changes } satisfies NodeState)));
-  };
-
-  private onState(data: Uint8Array): void {
-    let state: NodeState;
-    try {
-      state = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as NodeState;
-    } catch {
-      this.report(new BackplaneError(BackplaneErrorCode.BadMessage, `Ignored a message on ${this.stateSubject} that is not JSON`));
-      return;
-    }
-    if (typeof state !== 'object' || state === null || typeof state.n !== 'string' || state.n === this.nodeId) return;
-    if (state.k === 'h') this.announce('s');
-    if (this.table.apply(state)) {
-      this.messenger.request(state.n, SNAPSHOT_TOPIC, null, { timeout: this.heartbeatInterval * 2 }).then(
-        (snapshot) => this.table.apply(snapshot as NodeState),
-        () => undefined, // asked again on its next heartbeat
-      );
     }
   }
 
@@ -463,7 +322,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
       return;
     }
     if (subject === this.stateSubject) {
-      this.onState(data);
+      this.membership.receive(bytes);
       return;
     }
     const entry = this.handlers.get(subject);
@@ -513,10 +372,8 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
     }
     await this.starting;
     this.outbox.flush();
-    this.announce('x');
+    this.membership.leave();
     this.closed = true;
-    clearTimeout(this.flushTimer);
-    clearInterval(this.heartbeatTimer);
     this.messenger.close();
     const connection = this.connection;
     this.connected = false;
@@ -535,31 +392,11 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
       }
     }
     this.handlers.clear();
-    this.localCounts.clear();
-    this.table.clear();
   }
 
   private report(error: Error): void {
     if (this.closed) return;
     this.reporter.report(error);
-  }
-}
-
-function validateServers(servers: unknown): void {
-  const list = Array.isArray(servers) ? servers : [servers];
-  if (list.length === 0 || list.some((s) => typeof s !== 'string' || s === '')) {
-    throw new InvalidOptionError('servers', `expected a URL such as "nats://127.0.0.1:4222" or an array of them, got ${JSON.stringify(servers)}`);
-  }
-}
-
-/** The server URL without its password, for log messages. */
-function redactServer(server: string): string {
-  try {
-    const url = new URL(server);
-    if (url.password !== '') url.password = '***';
-    return url.toString().replace(/\/$/, '');
-  } catch {
-    return server;
   }
 }
 
