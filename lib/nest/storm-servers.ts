@@ -5,7 +5,7 @@ import { SessionGroups } from '../core/session/session-groups.js';
 import type { SessionManager } from '../core/session/session-manager.js';
 import { StormTcpServer, type TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
 import { StormWebSocketServer, type WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
-import type { MessageCodec } from './codecs/message-codec.interface.js';
+import type { MessageCodec } from '../core/codec/message-codec.interface.js';
 import { DeferredHttpServer } from './deferred-http-server.js';
 import { StormModuleOptionError } from './errors/storm-module-option.error.js';
 import { TCP_SERVER_NAME, WS_SERVER_NAME } from './storm.constants.js';
@@ -23,6 +23,8 @@ export interface StormServerEntry {
   readonly codec: MessageCodec;
   /** Set for servers attached to Nest's HTTP server. */
   readonly httpServer?: DeferredHttpServer;
+  /** The URL path the browser client is served under (attached WebSocket servers). */
+  readonly serveClient?: string;
 }
 
 /**
@@ -114,14 +116,14 @@ export class StormServers {
     const common = { logger: new Logger(`Storm:${spec.name}`), groups: this.groups, backplane: this.options.backplane };
     try {
       if (spec.transport === 'tcp') {
-        const server = new StormTcpServer({ ...common, ...(spec.options as TcpServerOptions) });
-        return { name: spec.name, transport: 'tcp', server, codec: spec.codec };
+        const server = new StormTcpServer({ ...common, ...(spec.options as TcpServerOptions), codec: spec.codec });
+        return { name: spec.name, transport: 'tcp', server, codec: server.codec };
       }
       const deferred = spec.attach ? new DeferredHttpServer(httpServer, `${spec.path}.attach`) : undefined;
-      const options: WebSocketServerOptions = { ...common, ...(spec.options as WebSocketServerOptions) };
+      const options: WebSocketServerOptions = { ...common, ...(spec.options as WebSocketServerOptions), codec: spec.codec };
       if (deferred !== undefined) options.server = deferred.asServer();
       const server = new StormWebSocketServer(options);
-      return { name: spec.name, transport: 'ws', server, codec: spec.codec, httpServer: deferred };
+      return { name: spec.name, transport: 'ws', server, codec: server.codec, httpServer: deferred, serveClient: spec.serveClient };
     } catch (error) {
       if (error instanceof InvalidOptionError) {
         const reason = error.message.replace(/^Invalid option "[^"]*": /, '');

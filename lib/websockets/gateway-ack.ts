@@ -1,15 +1,13 @@
 /**
- * @internal §8 acknowledgements for `StormWsAdapter` gateways: which messages are requests and
- * how their answers are written. Kept apart from the adapter so the event-protocol code
- * (`lib/protocol/`) can take it over without touching the dispatch.
+ * @internal §8 acknowledgements for `StormWsAdapter` gateways: how the exception report of
+ * Nest's ws exception filter becomes an error ack. The wire form itself is `lib/protocol/`'s.
  */
+import { encodeAck, encodeErrorAck as encodeProtocolErrorAck, isRequestId } from '../protocol/index.js';
 
 /** A request's error answer: `{"ack": id, "error": {status, message}}`. */
 export interface AckError {
   readonly status: number;
   readonly message: string;
-  /** What a `WsException` carried when it was not a plain message (e.g. validation errors). */
-  readonly details?: unknown;
 }
 
 /** Nest's message for a guard that returned `false` (`@nestjs/core` `FORBIDDEN_MESSAGE`). */
@@ -21,18 +19,17 @@ const EXCEPTION_PREFIX = '{"event":"exception"';
 
 /** The request id of a decoded message: a positive safe integer, or undefined for an event. */
 export function requestIdOf(message: { id?: unknown }): number | undefined {
-  const id = message.id;
-  return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
+  return isRequestId(message.id) ? message.id : undefined;
 }
 
 /** `{"ack":id,"data":...}`; `undefined` becomes `null`. */
 export function encodeDataAck(id: number, data: unknown): string {
-  return `{"ack":${id},"data":${JSON.stringify(data === undefined ? null : data) ?? 'null'}}`;
+  return encodeAck(id, data);
 }
 
-/** `{"ack":id,"error":{...}}`. */
+/** `{"ack":id,"error":{"status","message"}}`. */
 export function encodeErrorAck(id: number, error: AckError): string {
-  return JSON.stringify({ ack: id, error });
+  return encodeProtocolErrorAck(id, error.status, error.message);
 }
 
 /** Whether a text frame a gateway sends is an exception report of Nest's ws exception filter. */
@@ -46,7 +43,7 @@ export function isExceptionFrame(text: string): boolean {
  * - a guard that returned `false` (`"Forbidden resource"`) → 403;
  * - any other error that is no `WsException` (`"Internal server error"`) → 500;
  * - `new WsException({ status: 404, message })` → that status;
- * - any other `WsException` → 400 with its message (an object or array as `details`).
+ * - any other `WsException` → 400 with its message (`"Bad Request"` when it carried no message).
  */
 export function errorAckFromException(frame: string): AckError {
   let data: unknown;
@@ -65,8 +62,8 @@ export function errorAckFromException(frame: string): AckError {
       if (message === UNKNOWN_EXCEPTION_MESSAGE) return { status: 500, message };
       return { status: 400, message };
     }
-    if (typeof message === 'string') return { status: 400, message, details: data };
+    if (typeof message === 'string') return { status: 400, message };
   }
   if (typeof data === 'string') return { status: 400, message: data };
-  return { status: 400, message: 'Bad Request', details: data };
+  return { status: 400, message: 'Bad Request' };
 }

@@ -133,6 +133,7 @@ describe('StormWsAdapter runs @nestjs/websockets gateways', () => {
 
   it('answers a message with an id exactly once: data ack, 403 for a guard, 400 for a WsException, 404 for no handler', async () => {
     const client = await connect(`${base}/events`);
+    assert.equal(typeof client.welcome?.id, 'number', 'the event protocol\'s $welcome came first');
     client.send(JSON.stringify({ event: 'identity', data: 7, id: 1 }));
     assert.deepEqual(await client.nextJson(), { ack: 1, data: 7 });
     client.send(JSON.stringify({ event: 'secret', data: { ask: 'x' }, id: 2 }));

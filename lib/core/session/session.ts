@@ -9,6 +9,9 @@ import { OutgoingMessage } from './outgoing-message.js';
 import type { SessionGroups } from './session-groups.js';
 import type { SessionKey } from './session-key.js';
 import { SlowConsumerPolicy } from './slow-consumer-policy.js';
+import type { RequestOptions } from '../../protocol/request-table.js';
+import type { JsonEventCodec } from '../codec/json-event.codec.js';
+import { emitOn, requestOn } from './session-requests.js';
 
 /** Options of a graceful close. */
 export interface CloseOptions {
@@ -68,6 +71,18 @@ export interface Session {
   get<T>(key: SessionKey<T>): T | undefined;
   /** Typed write of `items`. */
   set<T>(key: SessionKey<T>, value: T): void;
+  /**
+   * Pushes an event `{"event": event, "data": data}` (event protocol, `docs/protocol.md`).
+   * Rejects with `NoEventCodecError` when the server's codec is not `'json'`; throws a
+   * `TypeError` for names starting with `$`.
+   */
+  emit(event: string, data?: unknown): Promise<void>;
+  /**
+   * Asks the peer and resolves with its answer (`{"ack": id, "data": ...}`). Rejects with
+   * `RequestTimeoutError` after `timeout` ms (default 10000), `RequestFailedError` on an error
+   * ack, the signal's reason on abort, `NotConnectedError` when the session closes first.
+   */
+  request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T>;
 }
 
 /** @internal What a session needs from the server or client that owns it. */
@@ -88,6 +103,8 @@ export interface SessionHost {
   sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined;
   /** Reports an error of a handler or hook of this session. */
   sessionError(session: SessionBase, error: Error): void;
+  /** The server's codec when it speaks the event protocol (`emit`/`request` need it). */
+  readonly eventCodec?: JsonEventCodec;
 }
 
 /** A pending-send ceiling under the `wait` policy, as a multiple of `maxPendingSendBytes`, past which the peer is cut off. */
@@ -213,6 +230,24 @@ export abstract class SessionBase implements Session {
   leaveGroup(group: string): void {
     if (this.host.groups) this.host.groups.remove(group, this);
     else this.groupSet?.delete(group);
+  }
+
+  emit(event: string, data?: unknown): Promise<void> {
+    return emitOn(this, event, data);
+  }
+
+  request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T> {
+    return requestOn<T>(this, event, data, options);
+  }
+
+  /** @internal The event-protocol codec of the owner, if it has one. */
+  get eventCodec(): JsonEventCodec | undefined {
+    return this.host.eventCodec;
+  }
+
+  /** @internal Sends one protocol document (a text message on WebSocket, framed UTF-8 on TCP). */
+  sendDocument(text: string): Promise<void> {
+    return this.sendInternal(Buffer.from(text, 'utf8'), true, undefined);
   }
 
   send(data: Uint8Array, signal?: AbortSignal): Promise<void> {

@@ -373,7 +373,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal */
   sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
-    if (!this.hasListeners('message')) return undefined;
+    if (this.takeAck(session, data, isText) || !this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));
   }
 }
