@@ -7,7 +7,7 @@ export class StormAdminGuard implements CanActivate {
   constructor(@Inject(STORM_ADMIN_OPTIONS) private readonly options: StormAdminOptions) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    let allowed = false;
+    let allowed: boolean;
     try {
       allowed = (await this.options.auth(context.switchToHttp().getRequest())) === true;
     } catch {

@@ -128,7 +128,7 @@ function serverSpec(
     if (transport !== 'ws' || attach !== true) {
       throw new StormModuleOptionError(`${path}.serveClient`, 'the client is served from the Nest HTTP server: use it with attach: true');
     }
-    if (typeof serveClient !== 'string' || !/^\/[A-Za-z0-9._~\/-]*$/.test(serveClient) || serveClient.includes('..')) {
+    if (typeof serveClient !== 'string' || !/^\/[A-Za-z0-9._~/-]*$/.test(serveClient) || serveClient.includes('..')) {
       throw new StormModuleOptionError(`${path}.serveClient`, `expected a URL path such as '/storm/client', got ${JSON.stringify(serveClient)}`);
     }
   }

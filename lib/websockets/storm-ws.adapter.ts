@@ -2,6 +2,7 @@ import { Logger, type INestApplicationContext, type WebSocketAdapter, type WsMes
 import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { ModuleRef } from '@nestjs/core';
 import { isObservable, type Observable } from 'rxjs';
 import { InvalidOptionError } from '../core/errors.js';
 import type { DisconnectReason } from '../core/session/disconnect-reason.js';
@@ -294,7 +295,9 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
     let found: StormServers | null = null;
     if (app !== undefined && !isHttpServer(app)) {
       try {
-        found = (app as INestApplicationContext).get(StormServers, { strict: false });
+        // Through ModuleRef: NestFactory wraps the application so that a failed get() aborts the process.
+        const moduleRef = (app as INestApplicationContext).get(ModuleRef);
+        found = moduleRef.get(StormServers, { strict: false });
       } catch {
         found = null;
       }
