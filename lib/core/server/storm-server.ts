@@ -239,8 +239,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     );
   }
 
-  /** Whether an inbound message is an ack of the event protocol, now settled (it goes no further). */
-  protected takeAck(session: SessionBase, data: Buffer, isText: boolean): boolean {
+  /** @internal Whether an inbound message is an ack of the event protocol, now settled (it goes no further). */
+  takeAck(session: SessionBase, data: Buffer, isText: boolean): boolean {
     return this.eventCodec !== undefined && consumeAck(this.eventCodec, session, data, isText, this.logger);
   }
 

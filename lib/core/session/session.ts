@@ -105,6 +105,8 @@ export interface SessionHost {
   sessionError(session: SessionBase, error: Error): void;
   /** The server's codec when it speaks the event protocol (`emit`/`request` need it). */
   readonly eventCodec?: JsonEventCodec;
+  /** Settles the request an inbound ack answers; `true` when the message was an ack (it goes no further). */
+  takeAck?(session: SessionBase, data: Buffer, isText: boolean): boolean;
 }
 
 /** A pending-send ceiling under the `wait` policy, as a multiple of `maxPendingSendBytes`, past which the peer is cut off. */
@@ -448,6 +450,8 @@ export abstract class SessionBase implements Session {
     this.metrics.messagesReceived++;
     const server = this.host.serverMetrics;
     if (server !== undefined) server.messagesReceived++;
+    // Acks settle `session.request()`s at once: queued behind a handler that awaits one, they would deadlock it.
+    if (this.host.eventCodec !== undefined && this.host.takeAck?.(this, data, isText) === true) return;
     if (this.busy || this.queueHead < this.queue.length) {
       if (this.queue === EMPTY_QUEUE) this.queue = [];
       this.queue.push({ data, isText });
