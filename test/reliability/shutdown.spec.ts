@@ -41,6 +41,7 @@ function wsLoadClient(url: string, envelope: boolean): Promise<LoadClient> {
   let running = true;
   ws.on('message', (data: Buffer) => {
     const text = data.toString('utf8');
+    if (text.startsWith('{"event":"$welcome"')) return; // the JSON codec's first message (SPEC §8.3)
     client.received.push(envelope ? (JSON.parse(text) as { data: number }).data : Number(text));
   });
   return withTimeout(
@@ -76,7 +77,10 @@ function tcpLoadClient(port: number): Promise<LoadClient> {
     stop: () => (running = false),
   };
   socket.on('data', (chunk: Buffer) => {
-    for (const payload of reader.push(chunk)) client.received.push((JSON.parse(payload.toString('utf8')) as { data: number }).data);
+    for (const payload of reader.push(chunk)) {
+      const reply = JSON.parse(payload.toString('utf8')) as { event?: string; data: number };
+      if (reply.event !== '$welcome') client.received.push(reply.data); // the JSON codec's first message (SPEC §8.3)
+    }
   });
   return withTimeout(
     new Promise<LoadClient>((resolve, reject) => {
