@@ -150,7 +150,7 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
     }
     const server = new GatewayWebSocketServer(options);
     if (port !== 0) this.listeners.get(port)?.paths.add(options.path);
-    server.on('message', (session, message) => this.dispatch(session as GatewaySession, message));
+    server.on('message', (session, message) => this.dispatch(server, session as GatewaySession, message));
     server.on('disconnected', (session, reason) => notifyDisconnect(session as GatewaySession, reason));
     if (module !== null) this.released.set(server, module.adopt(name, server));
     server.listen().catch((error: unknown) => this.logger.error(`Cannot start ${name}: ${String(error)}`));
@@ -199,25 +199,40 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
   }
 
   /** Handles one message: `{event, data}` to its handler; with an `id`, exactly one ack. */
-  private dispatch(session: GatewaySession, message: WsMessage): Promise<void> | undefined {
-    let decoded: ReturnType<GatewayMessageParser>;
-    try {
-      decoded = this.parse(message.data);
-    } catch (error) {
-      // Clients control the input: a bad frame is dropped quietly, as platform-ws does; a custom parser that throws is a bug.
-      if (this.parse !== defaultParser) this.logger.error(error);
-      return undefined;
+  private dispatch(server: GatewayWebSocketServer, session: GatewaySession, message: WsMessage): Promise<void> | undefined {
+    let event: unknown;
+    let data: unknown;
+    let id: number | undefined;
+    // The engine's event codec has parsed this very buffer already (looking for acks): reuse it.
+    const read = message.isText && this.parse === defaultParser ? server.eventCodec?.read(message.data, true) : undefined;
+    if (read?.kind === 'event') {
+      event = read.event;
+      data = read.data;
+      id = read.id;
+    } else {
+      let decoded: ReturnType<GatewayMessageParser>;
+      try {
+        decoded = this.parse(message.data);
+      } catch (error) {
+        // Clients control the input: a bad frame is dropped quietly, as platform-ws does; a custom parser that throws is a bug.
+        if (this.parse !== defaultParser) this.logger.error(error);
+        return undefined;
+      }
+      if (typeof decoded !== 'object' || decoded === null) return undefined;
+      event = decoded.event;
+      data = decoded.data;
+      id = requestIdOf(decoded);
     }
-    if (typeof decoded !== 'object' || decoded === null) return undefined;
-    const event = decoded.event;
-    const id = requestIdOf(decoded);
     const tables = session.handlers;
     let pending: Promise<void>[] | undefined;
     let handled = false;
     for (let i = 0; i < tables.length; i++) {
-      const callback = tables[i]!.get(event);
+      const callback = tables[i]!.get(event as string);
       if (callback === undefined) continue;
-      const run = id === undefined ? this.runEvent(session, callback, decoded.data, event) : this.runRequest(session, callback, decoded.data, event, id);
+      const run =
+        id === undefined
+          ? this.runEvent(session, callback, data, event as string)
+          : this.runRequest(session, callback, data, event as string, id);
       handled = true;
       if (run !== undefined) (pending ??= []).push(run);
       if (id !== undefined) break; // one answer per request
