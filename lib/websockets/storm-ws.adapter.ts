@@ -263,16 +263,13 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
   private reply(session: GatewaySession, result: unknown): Promise<void> | undefined {
     if (result === undefined || result === null) return undefined;
     if (isObservable(result)) {
-      return new Promise<void>((resolve) => {
-        result.subscribe({
-          next: (value) => void this.reply(session, value),
-          error: (error: unknown) => {
-            this.logger.error(error);
-            resolve();
-          },
-          complete: resolve,
-        });
+      // A stream (e.g. an interval) may never complete: it must not hold up the session's next messages.
+      const subscription = result.subscribe({
+        next: (value) => void this.reply(session, value),
+        error: (error: unknown) => this.logger.error(error),
       });
+      if (!subscription.closed) void session.closed.then(() => subscription.unsubscribe());
+      return undefined;
     }
     if (isThenable(result)) return result.then((value) => this.reply(session, value));
     return session.sendText(JSON.stringify(result));

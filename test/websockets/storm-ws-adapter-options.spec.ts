@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { INestApplication } from '@nestjs/common';
-import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import { MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer, type WsResponse } from '@nestjs/websockets';
+import { interval, map, type Observable } from 'rxjs';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 
@@ -17,6 +18,11 @@ class OptionsGateway {
   @SubscribeMessage('echo')
   echo(@MessageBody() data: unknown): unknown {
     return { event: 'echo', data };
+  }
+
+  @SubscribeMessage('ticks')
+  ticks(): Observable<WsResponse<number>> {
+    return interval(20).pipe(map((data) => ({ event: 'tick', data })));
   }
 
   @SubscribeMessage('announce')
@@ -112,6 +118,23 @@ describe('StormWsAdapter options', () => {
       await closeApp(a.app);
       await closeApp(b.app);
       await Promise.all([one.close(), two.close()]);
+    }
+  });
+
+  it('keeps handling a client\'s messages while an Observable it started streams, and stops the stream on close', async () => {
+    const { app, url } = await start({});
+    const client = await WsTestClient.connect(url('/opts'));
+    try {
+      client.emit('ticks');
+      assert.deepEqual(await client.nextJson(), { event: 'tick', data: 0 });
+      client.emit('echo', 'meanwhile');
+      let reply: { event: string; data: unknown };
+      do reply = await client.nextJson();
+      while (reply.event === 'tick');
+      assert.deepEqual(reply, { event: 'echo', data: 'meanwhile' });
+    } finally {
+      await client.close();
+      await closeApp(app);
     }
   });
 
