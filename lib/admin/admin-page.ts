@@ -27,7 +27,7 @@ button{background:#3a2323;color:#ffcdd2;border:1px solid #6d3434;border-radius:4
 <header><h1>Storm admin</h1><span id="scope"></span><span id="error"></span></header>
 <main>
 <section><h2>Live sessions</h2><div class="big" id="total">–</div><div class="legend" id="updated"></div></section>
-<section><h2>Message rates (per second)</h2><canvas id="chart" width="720" height="180"></canvas>
+<section><h2>Message rates (per second)</h2><canvas id="chart"></canvas>
 <div class="legend"><b style="color:var(--in)">■</b> received <b style="color:var(--out)">■</b> sent <span id="rate"></span></div></section>
 <section class="wide"><h2>Servers</h2><table><thead><tr><th>Name</th><th>Transport</th><th>Port</th><th>State</th><th class="num">Sessions</th><th class="num">Cluster</th><th class="num">Received</th><th class="num">Sent</th><th class="num">Errors</th></tr></thead><tbody id="servers"></tbody></table></section>
 <section><h2>Groups</h2><table><thead><tr><th>Group</th><th class="num">Members</th></tr></thead><tbody id="groups"></tbody></table></section>
@@ -48,7 +48,10 @@ button{background:#3a2323;color:#ffcdd2;border:1px solid #6d3434;border-radius:4
 
   function drawChart(rates) {
     var canvas = $('chart'), ctx = canvas.getContext('2d');
-    var w = canvas.width, h = canvas.height, pad = 28;
+    var rect = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+    var w = Math.max(1, Math.round(rect.width)), h = Math.max(1, Math.round(rect.height)), pad = 28;
+    if (canvas.width !== w * dpr || canvas.height !== h * dpr) { canvas.width = w * dpr; canvas.height = h * dpr; }
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
     var max = 1;
     rates.forEach(function (r) { max = Math.max(max, r.received, r.sent); });
