@@ -15,7 +15,7 @@ const FORBIDDEN_MESSAGE = 'Forbidden resource';
 /** Nest's message for an error that is no `WsException` (`MESSAGES.UNKNOWN_EXCEPTION_MESSAGE`). */
 const UNKNOWN_EXCEPTION_MESSAGE = 'Internal server error';
 /** How `BaseWsExceptionFilter` (and filters written like it) starts the frame it sends. */
-const EXCEPTION_PREFIX = '{"event":"exception"';
+const EXCEPTION_PREFIX = '{"event":"exception",';
 
 /** The request id of a decoded message: a positive safe integer, or undefined for an event. */
 export function requestIdOf(message: { id?: unknown }): number | undefined {

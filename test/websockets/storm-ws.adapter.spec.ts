@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 
-import { SessionGroups, SessionManager, StormModule, StormWebSocketServer, WsSession } from '../../lib/index.js';
+import { SessionGroups, SessionManager, StormModule, StormServers, StormWebSocketServer, WsSession } from '../../lib/index.js';
 import { StormWsAdapter } from '../../lib/websockets/index.js';
 import { closeApp, startApp, T, WsTestClient } from '../nest/helpers.js';
 import { freePort } from '../support/ports.js';
@@ -162,5 +162,7 @@ describe('StormWsAdapter runs @nestjs/websockets gateways', () => {
     assert.equal(sessions.get(session.id), session);
     session.joinGroup('gateway-room');
     assert.equal(groups.memberCount('gateway-room'), 1);
+    // Named per port and path, for StormHealthIndicator and StormAdminModule.
+    assert.deepEqual([...app.get(StormServers).adoptedServers.keys()].sort(), ['gateway:0/chat', 'gateway:0/events', `gateway:${ownPort}/own`].sort());
   });
 });
