@@ -63,10 +63,13 @@ function isHttpServer(value: unknown): value is http.Server {
   return value instanceof http.Server || value instanceof https.Server;
 }
 
-/** A port the adapter listens on itself: the HTTP server and the gateway paths on it. */
-interface OwnListener {
-  readonly server: http.Server | https.Server;
+/** An HTTP server gateways are attached to: the paths they serve (undefined: every path) and how many there are. */
+interface UpgradeTarget {
   readonly paths: Set<string | undefined>;
+  gateways: number;
+  /** Listened on by the adapter (a gateway's own port), rather than Nest's HTTP server. */
+  readonly owned: boolean;
+  readonly fallback: (request: http.IncomingMessage, socket: Duplex) => void;
 }
 
 /**
@@ -94,7 +97,8 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
   private readonly logger = new Logger(StormWsAdapter.name);
   private readonly options: StormWsAdapterOptions;
   private readonly parse: GatewayMessageParser;
-  private readonly listeners = new Map<number, OwnListener>();
+  private readonly ownPorts = new Map<number, http.Server | https.Server>();
+  private readonly targets = new Map<http.Server | https.Server, UpgradeTarget>();
   private readonly released = new Map<GatewayWebSocketServer, () => void>();
   private readonly warned = new Set<string>();
   private moduleServers: StormServers | null | undefined;
@@ -142,6 +146,8 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
     }
     const attachTo = port === 0 ? this.appHttpServer() : this.ownListener(port, options);
     if (attachTo !== undefined) {
+      // As platform-ws: on Nest's HTTP server a gateway without a path serves '/'; on its own port, every path.
+      if (port === 0) options.path ??= '/';
       options.server = attachTo;
       delete options.tls;
       delete options.host;
@@ -149,7 +155,7 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
       options.port = port;
     }
     const server = new GatewayWebSocketServer(options);
-    if (port !== 0) this.listeners.get(port)?.paths.add(options.path);
+    if (attachTo !== undefined) this.track(attachTo, options.path, port !== 0);
     server.on('message', (session, message) => this.dispatch(server, session as GatewaySession, message));
     server.on('disconnected', (session, reason) => notifyDisconnect(session as GatewaySession, reason));
     if (module !== null) this.released.set(server, module.adopt(name, server));
@@ -188,8 +194,10 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
 
   /** Closes the ports the adapter listened on. */
   async dispose(): Promise<void> {
-    const servers = [...this.listeners.values()].map((l) => l.server);
-    this.listeners.clear();
+    for (const [httpServer, target] of this.targets) httpServer.off('upgrade', target.fallback);
+    this.targets.clear();
+    const servers = [...this.ownPorts.values()];
+    this.ownPorts.clear();
     await Promise.all(
       servers.map((server) => {
         server.closeAllConnections();
@@ -334,25 +342,41 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
 
   /** The HTTP(S) server the adapter listens with on `port`, shared by every gateway path on it. */
   private ownListener(port: number, options: WebSocketServerOptions): http.Server | https.Server {
-    const existing = this.listeners.get(port);
-    if (existing !== undefined) return existing.server;
+    const existing = this.ownPorts.get(port);
+    if (existing !== undefined) return existing;
     const onRequest = (_request: http.IncomingMessage, response: http.ServerResponse): void => {
       response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' });
       response.end('This endpoint speaks WebSocket only.');
     };
     const serverOptions = { maxHeaderSize: options.maxHeaderSize ?? 16 * 1024 };
     const server = options.tls ? https.createServer({ ...options.tls, ...serverOptions }, onRequest) : http.createServer(serverOptions, onRequest);
-    const listener: OwnListener = { server, paths: new Set() };
-    // Upgrades for a path no gateway serves get 404 (the gateway servers ignore foreign paths).
-    server.on('upgrade', (request: http.IncomingMessage, socket: Duplex) => {
-      const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-      if (listener.paths.has(undefined) || listener.paths.has(path)) return;
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    });
     server.on('error', (error) => this.logger.error(`Gateway port ${port}: ${error.message}`));
     server.listen({ port, host: options.host, backlog: options.backlog });
-    this.listeners.set(port, listener);
+    this.ownPorts.set(port, server);
     return server;
+  }
+
+  /**
+   * Notes a gateway path on an HTTP server. Gateway servers leave upgrades for other paths to the
+   * server's other upgrade handlers; when there are none (always on the adapter's own ports), the
+   * request gets `404` rather than hanging until the client gives up.
+   */
+  private track(httpServer: http.Server | https.Server, path: string | undefined, owned: boolean): void {
+    let target = this.targets.get(httpServer);
+    if (target === undefined) {
+      const paths = new Set<string | undefined>();
+      const fallback = (request: http.IncomingMessage, socket: Duplex): void => {
+        const t = this.targets.get(httpServer);
+        if (t === undefined || paths.has(undefined) || paths.has(new URL(request.url ?? '/', 'http://localhost').pathname)) return;
+        if (!t.owned && httpServer.listenerCount('upgrade') > t.gateways + 1) return; // someone else's path, maybe
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      };
+      target = { paths, gateways: 0, owned, fallback };
+      this.targets.set(httpServer, target);
+      httpServer.on('upgrade', fallback);
+    }
+    if (!target.paths.has(path)) target.gateways++;
+    target.paths.add(path);
   }
 
   private warnOnce(key: string): void {
@@ -362,9 +386,9 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
   }
 }
 
+/** As `@nestjs/common`'s `normalizePath` (what platform-ws matches paths with): one leading slash, none trailing. */
 function normalizePath(path: string): string {
-  const withSlash = path.startsWith('/') ? path : `/${path}`;
-  return withSlash.length > 1 && withSlash.endsWith('/') ? withSlash.slice(0, -1) : withSlash;
+  return `/${path.replace(/\/+$/, '')}`.replace(/\/+/g, '/');
 }
 
 function notifyDisconnect(session: GatewaySession, _reason: DisconnectReason): void {

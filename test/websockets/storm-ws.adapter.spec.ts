@@ -8,7 +8,7 @@ import { StormWsAdapter } from '../../lib/websockets/index.js';
 import { closeApp, startApp, T, WsTestClient } from '../nest/helpers.js';
 import { freePort } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
-import { ChatGateway, EventsGateway, hookLog, ownPortGateway, TokenGuard } from './fixtures/events.gateway.js';
+import { ChatGateway, EventsGateway, hookLog, ownPortGateway, RootGateway, TokenGuard } from './fixtures/events.gateway.js';
 
 describe('StormWsAdapter runs @nestjs/websockets gateways', () => {
   let app: INestApplication;
@@ -24,7 +24,7 @@ describe('StormWsAdapter runs @nestjs/websockets gateways', () => {
   before(async () => {
     ownPort = await freePort();
     app = await startApp(
-      { imports: [StormModule.forRoot({})], providers: [EventsGateway, ChatGateway, ownPortGateway(ownPort), TokenGuard] },
+      { imports: [StormModule.forRoot({})], providers: [EventsGateway, ChatGateway, RootGateway, ownPortGateway(ownPort), TokenGuard] },
       { listen: true, configure: (a) => a.useWebSocketAdapter(new StormWsAdapter(a, { heartbeat: { pingInterval: 0 } })) },
     );
     base = `ws://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
@@ -118,7 +118,7 @@ describe('StormWsAdapter runs @nestjs/websockets gateways', () => {
     assert.deepEqual(await client.nextJson(), { event: 'created', data: { text: 'hello', priority: 3 } });
   });
 
-  it('serves two gateways on two paths of Nest\'s port and one on a port of its own', async () => {
+  it('serves gateways on several paths of Nest\'s port and one on a port of its own; unknown paths get 404', async () => {
     const events = await connect(`${base}/events`);
     const chat = await connect(`${base}/chat`);
     const own = await connect(`ws://127.0.0.1:${ownPort}/own`);
@@ -129,6 +129,10 @@ describe('StormWsAdapter runs @nestjs/websockets gateways', () => {
     assert.deepEqual(await chat.nextJson(), { event: 'chat', data: 2 });
     assert.deepEqual(await own.nextJson(), { event: 'own', data: 3 });
     await assert.rejects(WsTestClient.connect(`ws://127.0.0.1:${ownPort}/elsewhere`), /HTTP 404/);
+    const root = await connect(`${base}/`);
+    root.emit('events', 4);
+    assert.deepEqual(await root.nextJson(), { event: 'root', data: 4 });
+    await assert.rejects(WsTestClient.connect(`${base}/elsewhere`), /HTTP 404/);
   });
 
   it('answers a message with an id exactly once: data ack, 403 for a guard, 400 for a WsException, 404 for no handler', async () => {
@@ -163,6 +167,6 @@ describe('StormWsAdapter runs @nestjs/websockets gateways', () => {
     session.joinGroup('gateway-room');
     assert.equal(groups.memberCount('gateway-room'), 1);
     // Named per port and path, for StormHealthIndicator and StormAdminModule.
-    assert.deepEqual([...app.get(StormServers).adoptedServers.keys()].sort(), ['gateway:0/chat', 'gateway:0/events', `gateway:${ownPort}/own`].sort());
+    assert.deepEqual([...app.get(StormServers).adoptedServers.keys()].sort(), ['gateway:0', 'gateway:0/chat', 'gateway:0/events', `gateway:${ownPort}/own`].sort());
   });
 });
