@@ -6,7 +6,7 @@ import { interval, map, type Observable } from 'rxjs';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 
-import { InvalidOptionError, MemoryBackplane, MemoryBackplaneHub } from '../../lib/index.js';
+import { InvalidOptionError, MemoryBackplane, MemoryBackplaneHub, SessionManager, StormModule, StormWebSocketServer } from '../../lib/index.js';
 import { StormWsAdapter, type GatewayWebSocketServer, type StormWsAdapterOptions } from '../../lib/websockets/index.js';
 import { closeApp, startApp, T, WsTestClient } from '../nest/helpers.js';
 import { withTimeout } from '../support/wait.js';
@@ -134,6 +134,25 @@ describe('StormWsAdapter options', () => {
       assert.deepEqual(reply, { event: 'echo', data: 'meanwhile' });
     } finally {
       await client.close();
+      await closeApp(app);
+    }
+  });
+
+  it('shares Nest\'s port with a StormModule server attached to it, each on its own path', async () => {
+    const app = await startApp(
+      { imports: [StormModule.forRoot({ ws: { attach: true, path: '/ws', heartbeat: { pingInterval: 0 } } })], providers: [OptionsGateway] },
+      { listen: true, configure: (a) => a.useWebSocketAdapter(new StormWsAdapter(a)) },
+    );
+    const port = (app.getHttpServer().address() as AddressInfo).port;
+    const gateway = await WsTestClient.connect(`ws://127.0.0.1:${port}/opts`);
+    const module = await WsTestClient.connect(`ws://127.0.0.1:${port}/ws`);
+    try {
+      gateway.emit('echo', 'g');
+      assert.deepEqual(await gateway.nextJson(), { event: 'echo', data: 'g' });
+      assert.equal(app.get(StormWebSocketServer).sessions.count, 1);
+      assert.equal(app.get(SessionManager).count, 2);
+    } finally {
+      await Promise.all([gateway.close(), module.close()]);
       await closeApp(app);
     }
   });
