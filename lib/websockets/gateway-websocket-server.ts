@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
 import type { WsSession, WsSessionOptions } from '../core/ws/websocket-session.js';
-import { GatewaySession } from './gateway-session.js';
+import { GatewaySession, type GatewayClient } from './gateway-session.js';
 
 /**
  * The server `StormWsAdapter` builds for each gateway port and path — what `@WebSocketServer()`
@@ -14,8 +14,8 @@ export class GatewayWebSocketServer extends StormWebSocketServer {
    * A snapshot of the open sessions, as `ws`'s `server.clients` (a new `Set` per read: prefer
    * `server.broadcast()` or `server.sessions` in new code).
    */
-  get clients(): Set<GatewaySession> {
-    return new Set(this.sessions as Iterable<WsSession> as Iterable<GatewaySession>);
+  get clients(): Set<GatewayClient> {
+    return new Set(this.sessions as Iterable<WsSession> as Iterable<GatewayClient>);
   }
 
   protected override createSession(ws: WebSocket, socket: Socket, options: WsSessionOptions): WsSession {
