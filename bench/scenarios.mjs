@@ -138,6 +138,31 @@ export function buildScenarios(o) {
   }
 
   scenarios.push({
+    id: 'ws-ack',
+    title: `Request/ack, 1 WebSocket connection, ${o.rpcInflight} in flight, sum([1,2]) (each stack's own client)`,
+    kind: 'rpc',
+    unit: 'req/s',
+    better: 'higher',
+    reference: 'socketio-ack',
+    targets: [
+      {
+        id: 'socketio-ack',
+        label: 'socket.io 4 ack callback + socket.io-client emitWithAck',
+        server: 'socketio-ack',
+        job: { client: 'socketio-ack' },
+      },
+      {
+        id: 'storm-ack',
+        label: "StormModule @OnMessage('sum') + StormSocket request()",
+        server: 'storm-nest-sum',
+        job: { client: 'storm-socket' },
+        ours: true,
+      },
+    ].map((t) => ({ ...t, job: { ...t.job, inflight: o.rpcInflight } })),
+    goals: [{ target: 'storm-ack', vs: 'socketio-ack', op: '>=', ratio: 2 }],
+  });
+
+  scenarios.push({
     id: 'rpc',
     title: `RPC, 1 connection, ${o.rpcInflight} in flight (each stack's own client)`,
     kind: 'rpc',

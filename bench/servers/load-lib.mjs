@@ -57,3 +57,10 @@ export function loadStormWebsockets() {
 export function loadStormMicroservice() {
   return probe(['microservice/index.js', 'index.js'], ['StormTransport', 'StormClientProxy']);
 }
+
+/** lib/client: `StormSocket` (the build copies the protocol into client/, see scripts/build-client.mjs). */
+export async function loadStormClient() {
+  const { mod, reason } = await probe(['client/index.js'], ['StormSocket']);
+  if (mod === undefined) throw new Error(reason);
+  return mod;
+}

@@ -94,6 +94,30 @@ async function nestGateway({ storm = false } = {}) {
 }
 
 /** Our StormModule with a gateway whose `@OnMessage('echo')` handler returns the data. */
+/** StormModule gateway `@OnMessage('sum')`: requests with `id` are answered with one ack. */
+async function stormNestSum() {
+  const { mod, reason } = await loadStormNest();
+  if (mod === undefined) return { skip: `StormModule/OnMessage not available: ${reason}` };
+  const core = await loadCore();
+  const [{ Injectable, Module }, { NestFactory }] = await Promise.all([import('@nestjs/common'), import('@nestjs/core')]);
+  class SumGateway {
+    sum(xs) {
+      return xs.reduce((a, b) => a + b, 0);
+    }
+  }
+  decorateMethod(SumGateway.prototype, 'sum', [mod.OnMessage('sum'), param(0, mod.MessageBody()), ...methodMetadata(1)]);
+  const Gateway = Reflect.decorate([mod.StormGateway('ws'), Injectable()], SumGateway);
+  class AppModule {}
+  const App = Reflect.decorate(
+    [Module({ imports: [mod.StormModule.forRoot({ ws: { host: HOST, port: 0, backlog: 4096, logger: core.silentLogger } })], providers: [Gateway] })],
+    AppModule,
+  );
+  const app = await NestFactory.createApplicationContext(App, { logger: false, abortOnError: false });
+  await app.init();
+  const server = app.get(core.StormWebSocketServer);
+  return { port: server.port, connections: () => server.sessions.count, close: () => app.close() };
+}
+
 async function stormNest({ groups = false } = {}) {
   const { mod, reason } = await loadStormNest();
   if (mod === undefined) return { skip: `StormModule/OnMessage not available: ${reason}` };
@@ -196,6 +220,7 @@ export const nestServers = {
   'nest-gateway': () => nestGateway(),
   'storm-ws-adapter': () => nestGateway({ storm: true }),
   'storm-nest': () => stormNest(),
+  'storm-nest-sum': () => stormNestSum(),
   'storm-nest-groups': () => stormNest({ groups: true }),
   'nest-tcp': () => nestTcp(),
   'storm-rpc': () => stormRpc(),

@@ -68,8 +68,6 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
   private readonly Ws: WebSocketConstructor;
   private readonly listeners = new Map<string, Listener[]>();
   private readonly requests = new RequestTable();
-  /** Requests written to the current connection: they cannot be answered on another one. */
-  private readonly inFlight = new Set<number>();
   private buffer: Buffered[] = [];
   private ws: WebSocket | undefined;
   private attempt = 0;
@@ -172,7 +170,6 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     this.ws = undefined;
     this.buffer = [];
     this.requests.rejectAll(new NotConnectedError('Socket closed'));
-    this.inFlight.clear();
     this.settleWaiters(new NotConnectedError('Socket closed'));
     if (ws !== undefined) {
       this.detach(ws);
@@ -186,7 +183,6 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     const ws = this.ws;
     if (this.connected && ws !== undefined && ws.readyState === OPEN) {
       ws.send(text);
-      if (id !== undefined) this.inFlight.add(id);
       return;
     }
     if (this.buffer.length >= this.maxBuffered) throw new BufferFullError(this.maxBuffered);
@@ -222,10 +218,11 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
 
   /** The connection closed: in-flight requests reject; `disconnect` fires if it had connected. */
   private lost(code: number, reason: string): void {
-    if (this.inFlight.size > 0) {
+    // Requests written to this connection cannot be answered on another one; buffered ones wait.
+    if (this.requests.size > 0) {
+      const buffered = new Set(this.buffer.map((m) => m.id));
       const error = new NotConnectedError('Connection lost before the answer');
-      for (const id of this.inFlight) this.requests.fail(id, error);
-      this.inFlight.clear();
+      for (const id of this.requests.ids()) if (!buffered.has(id)) this.requests.fail(id, error);
     }
     if (!this.connected) return;
     this.connected = false;
@@ -260,7 +257,6 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     const message = parseDocument(text);
     if (message === undefined) return;
     if (message.kind === 'ack') {
-      this.inFlight.delete(message.ack);
       this.requests.settle(message);
     } else if (message.kind === 'invalid') {
       this.fire('error', new TypeError(`Invalid document from the server: ${message.reason}`));

@@ -63,6 +63,11 @@ export class RequestTable {
     });
   }
 
+  /** The ids of the requests that wait for an answer. */
+  ids(): number[] {
+    return [...this.pending.keys()];
+  }
+
   /** Whether a request with this id still waits for its answer. */
   has(id: number): boolean {
     return this.pending.has(id);

@@ -145,7 +145,11 @@ describe('StormSocket on Node (ws)', () => {
     try {
       await withTimeout(socket.connect(), T, 'connect');
       const firstId = socket.id;
+      socket.emit('say', 'before the drop');
+      const inFlight = socket.request('hang', undefined, { timeout: 60_000 });
       await first.close();
+      // Written to the lost connection: it cannot be answered on the next one.
+      await assert.rejects(withTimeout(inFlight, T, 'in-flight request'), NotConnectedError);
       first = undefined;
       await waitFor(() => events.includes('reconnecting:2'), { timeout: T, message: 'two reconnect attempts' });
       for (const text of ['one', 'two', 'three']) socket.emit('say', text);
@@ -220,6 +224,39 @@ describe('StormSocket on Node (ws)', () => {
     } finally {
       socket.close();
       await up?.close();
+    }
+  });
+
+  it('gives up after reconnect.maxAttempts with reconnect_failed, rejecting connect()', async () => {
+    const p = await freePort();
+    const socket = socketFor(p, { reconnect: { delay: 10, maxDelay: 20, jitter: 0, maxAttempts: 2 } });
+    const events: string[] = [];
+    socket.on('reconnecting', (attempt, wait) => events.push(`reconnecting:${attempt}:${wait}`));
+    socket.on('reconnect_failed', () => events.push('reconnect_failed'));
+    await assert.rejects(withTimeout(socket.connect(), T, 'connect'), NotConnectedError);
+    assert.deepEqual(events, ['reconnecting:1:10', 'reconnecting:2:20', 'reconnect_failed']);
+    socket.close();
+  });
+
+  it('reports a throwing event handler on error and keeps dispatching', async () => {
+    const connected = once<[WsSession]>(server.server, 'connected', T);
+    const socket = socketFor(port);
+    const errors: string[] = [];
+    const chats: string[] = [];
+    socket.on('error', (e) => errors.push(e.message));
+    socket.on('chat', () => {
+      throw new Error('render failed');
+    });
+    socket.on('chat', (m) => void chats.push(m.text));
+    await withTimeout(socket.connect(), T, 'connect');
+    const [s] = await connected;
+    try {
+      await s.emit('chat', { text: 'one' });
+      await s.emit('chat', { text: 'two' });
+      await waitFor(() => chats.length === 2);
+      assert.deepEqual(errors, ['render failed', 'render failed']);
+    } finally {
+      socket.close();
     }
   });
 

@@ -11,6 +11,7 @@ import {
   LengthPrefixFramer,
   MessageBody,
   OnMessage,
+  RateLimitMiddleware,
   StormException,
   StormModule,
   StormTcpServer,
@@ -209,6 +210,34 @@ describe('acknowledgements in Nest gateways (raw ws client)', () => {
       assert.deepEqual(JSON.parse((await tcp.next()).toString()), { ack: 4, error: { status: 404, message: 'No handler for "nope"' } });
     } finally {
       await tcp.client.disconnect();
+    }
+  });
+
+  it('answers 503 to requests that receiving middleware drops (rate limit, action drop), so each still gets one answer', async () => {
+    const limited = await startApp({
+      imports: [
+        StormModule.forRoot({
+          ws: { host: '127.0.0.1', port: 0 },
+          middleware: [new RateLimitMiddleware({ window: 60_000, maxMessages: 2, action: 'drop' })],
+        }),
+      ],
+      providers: [AckGateway],
+    });
+    const c = await WsTestClient.connect(`ws://127.0.0.1:${limited.get(StormWebSocketServer).port}/`);
+    try {
+      for (let id = 1; id <= 4; id++) c.send(JSON.stringify({ event: 'sum', data: [id], id }));
+      c.send(JSON.stringify({ event: 'sum', data: [5] }));
+      const answers = [await c.nextJson(), await c.nextJson(), await c.nextJson(), await c.nextJson()];
+      assert.deepEqual(answers, [
+        { ack: 1, data: 1 },
+        { ack: 2, data: 2 },
+        { ack: 3, error: { status: 503, message: 'Service unavailable: the message was dropped' } },
+        { ack: 4, error: { status: 503, message: 'Service unavailable: the message was dropped' } },
+      ]);
+      assert.equal(await c.silentFor(150), true, 'a dropped event (no id) is dropped silently, as before');
+    } finally {
+      await c.close();
+      await closeApp(limited);
     }
   });
 

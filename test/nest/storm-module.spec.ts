@@ -230,6 +230,13 @@ describe('StormModule options validation', () => {
     assert.equal((await failure({ ws: { backplane: {} } })).option, 'ws.backplane');
   });
 
+  it('rejects serveClient without attach, on TCP, and with a path that is not a plain URL path', async () => {
+    assert.equal((await failure({ ws: { port: 0, serveClient: '/storm/client' } })).option, 'ws.serveClient');
+    assert.equal((await failure({ tcp: { serveClient: '/storm/client' } })).option, 'tcp.serveClient');
+    assert.equal((await failure({ ws: { attach: true, serveClient: 'storm' } })).option, 'ws.serveClient');
+    assert.equal((await failure({ ws: { attach: true, serveClient: '/a/../b' } })).option, 'ws.serveClient');
+  });
+
   it('rejects attach together with an own port, and attach on TCP', async () => {
     assert.equal((await failure({ ws: { attach: true, port: 8080 } })).option, 'ws.port');
     assert.equal((await failure({ tcp: { attach: true } })).option, 'tcp.attach');

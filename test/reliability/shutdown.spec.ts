@@ -41,8 +41,14 @@ function wsLoadClient(url: string, envelope: boolean): Promise<LoadClient> {
   let running = true;
   ws.on('message', (data: Buffer) => {
     const text = data.toString('utf8');
-    if (text.startsWith('{"event":"$welcome"')) return; // the JSON codec's first message (SPEC §8.3)
-    client.received.push(envelope ? (JSON.parse(text) as { data: number }).data : Number(text));
+    if (!envelope) {
+      client.received.push(Number(text));
+      return;
+    }
+    const doc = JSON.parse(text) as { event: string; data: number };
+    // The JSON codec's $welcome comes first; the echoes follow.
+    if (doc.event === '$welcome' && client.received.length === 0) return;
+    client.received.push(doc.data);
   });
   return withTimeout(
     new Promise<LoadClient>((resolve, reject) => {
@@ -78,8 +84,9 @@ function tcpLoadClient(port: number): Promise<LoadClient> {
   };
   socket.on('data', (chunk: Buffer) => {
     for (const payload of reader.push(chunk)) {
-      const reply = JSON.parse(payload.toString('utf8')) as { event?: string; data: number };
-      if (reply.event !== '$welcome') client.received.push(reply.data); // the JSON codec's first message (SPEC §8.3)
+      const doc = JSON.parse(payload.toString('utf8')) as { event: string; data: number };
+      if (doc.event === '$welcome' && client.received.length === 0) continue;
+      client.received.push(doc.data);
     }
   });
   return withTimeout(

@@ -1,4 +1,4 @@
-import { parseMessage, type ProtocolMessage } from '../../protocol/envelope.js';
+import { parseMessage, type AckMessage, type ProtocolMessage } from '../../protocol/envelope.js';
 import { isEventEnvelope } from './envelope.js';
 import type { DecodedMessage, EncodedMessage, MessageCodec } from './message-codec.interface.js';
 
@@ -12,6 +12,7 @@ export interface JsonEventCodecOptions {
 }
 
 const OPEN_BRACE = 0x7b;
+const ACK_KEY = Buffer.from('"ack"');
 
 function firstNonSpace(data: Buffer): number {
   for (let i = 0; i < data.length; i++) {
@@ -36,10 +37,12 @@ function firstNonSpace(data: Buffer): number {
  */
 export class JsonEventCodec implements MessageCodec {
   private readonly binary: boolean;
-  // One-entry memo: the engine reads each message for acks before the router decodes the same
-  // buffer, so a message is parsed once.
-  private lastData: Buffer | undefined;
-  private lastMessage: ProtocolMessage | undefined;
+  // One-entry memo, set by the engine's readAck() and consumed by the next read() of the same
+  // buffer (the router's decode), so a message is parsed once. readAck() runs on every inbound
+  // message right before the router sees it and always refreshes or clears the memo, so a buffer
+  // reused or changed in place (by a framer or middleware) can never hit a stale entry.
+  private memoData: Buffer | undefined;
+  private memoMessage: ProtocolMessage | undefined;
 
   constructor(options: JsonEventCodecOptions = {}) {
     this.binary = options.binary ?? false;
@@ -47,19 +50,37 @@ export class JsonEventCodec implements MessageCodec {
 
   /** Classifies one message as an event, a request, an ack or an invalid document (`undefined`: not a protocol document). */
   read(data: Buffer, isText: boolean): ProtocolMessage | undefined {
-    if (data === this.lastData) return this.lastMessage;
-    let message: ProtocolMessage | undefined;
-    // Cheap pre-check, so plain-text traffic to a catch-all never pays for a failed JSON.parse.
-    if ((isText || this.binary) && firstNonSpace(data) === OPEN_BRACE) {
-      try {
-        message = parseMessage(JSON.parse(data.toString('utf8')));
-      } catch {
-        message = undefined;
-      }
+    if (data === this.memoData) {
+      const message = this.memoMessage;
+      this.memoData = this.memoMessage = undefined;
+      return message;
     }
-    this.lastData = data;
-    this.lastMessage = message;
-    return message;
+    return this.parse(data, isText);
+  }
+
+  /**
+   * @internal Whether the message is an ack, with the ack. Documents without the bytes `"ack"`
+   * are not parsed, so the engine's look at every inbound message stays cheap.
+   */
+  readAck(data: Buffer, isText: boolean): AckMessage | undefined {
+    if ((!isText && !this.binary) || data.indexOf(ACK_KEY) < 0) {
+      this.memoData = this.memoMessage = undefined;
+      return undefined;
+    }
+    const message = this.parse(data, isText);
+    this.memoData = data;
+    this.memoMessage = message;
+    return message?.kind === 'ack' ? message : undefined;
+  }
+
+  private parse(data: Buffer, isText: boolean): ProtocolMessage | undefined {
+    // Cheap pre-check, so plain-text traffic to a catch-all never pays for a failed JSON.parse.
+    if ((!isText && !this.binary) || firstNonSpace(data) !== OPEN_BRACE) return undefined;
+    try {
+      return parseMessage(JSON.parse(data.toString('utf8')));
+    } catch {
+      return undefined;
+    }
   }
 
   decode(data: Buffer, isText: boolean): DecodedMessage | undefined {

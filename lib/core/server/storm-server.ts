@@ -16,7 +16,7 @@ import { AsyncEventEmitter } from '../util/async-events.js';
 import type { JsonEventCodec } from '../codec/json-event.codec.js';
 import type { MessageCodec } from '../codec/message-codec.interface.js';
 import { resolveCodec } from '../codec/resolve-codec.js';
-import { closeRequests, consumeAck, eventCodecOf, welcomeDocument } from '../session/session-requests.js';
+import { closeRequests, consumeAck, eventCodecOf, refuseDroppedRequest, welcomeDocument } from '../session/session-requests.js';
 
 /** Why a connection was closed before it became a session. */
 export type RejectReason =
@@ -242,6 +242,11 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal Whether an inbound message is an ack of the event protocol, now settled (it goes no further). */
   takeAck(session: SessionBase, data: Buffer, isText: boolean): boolean {
     return this.eventCodec !== undefined && consumeAck(this.eventCodec, session, data, isText, this.logger);
+  }
+
+  /** @internal A request dropped by receiving middleware is answered 503, so it still gets exactly one answer. */
+  messageDropped(session: SessionBase, data: Buffer, isText: boolean): void {
+    if (this.eventCodec !== undefined) refuseDroppedRequest(this.eventCodec, session, data, isText);
   }
 
   /** @internal */

@@ -1,4 +1,4 @@
-import { encodeEvent } from '../../protocol/envelope.js';
+import { encodeErrorAck, encodeEvent } from '../../protocol/envelope.js';
 import { RequestFailedError } from '../../protocol/protocol-errors.js';
 import { RequestTable, type RequestOptions } from '../../protocol/request-table.js';
 import { assertEventName, WELCOME_EVENT } from '../../protocol/reserved-names.js';
@@ -63,12 +63,22 @@ export function consumeAck(
   isText: boolean,
   logger: StormLogger,
 ): boolean {
-  const message = codec.read(data, isText);
-  if (message?.kind !== 'ack') return false;
+  const message = codec.readAck(data, isText);
+  if (message === undefined) return false;
   if (tables.get(session)?.settle(message) !== true) {
     logger.debug?.(`Session ${session.id}: dropped an ack for ${message.ack}, no request waits for it`);
   }
   return true;
+}
+
+/**
+ * @internal A request that receiving middleware dropped (rate limit, filter) still gets its one
+ * answer: an error ack 503, so the sender does not wait for its timeout.
+ */
+export function refuseDroppedRequest(codec: JsonEventCodec, session: SessionBase, data: Buffer, isText: boolean): void {
+  const message = codec.read(data, isText);
+  if (message?.kind !== 'event' || message.id === undefined) return;
+  void session.sendDocument(encodeErrorAck(message.id, 503, 'Service unavailable: the message was dropped')).catch(() => undefined);
 }
 
 /** @internal The session closed: its pending requests reject with `NotConnectedError`. */

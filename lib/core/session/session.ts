@@ -105,6 +105,8 @@ export interface SessionHost {
   sessionError(session: SessionBase, error: Error): void;
   /** The server's codec when it speaks the event protocol (`emit`/`request` need it). */
   readonly eventCodec?: JsonEventCodec;
+  /** Receiving middleware dropped this message (e.g. a rate limit with `action: 'drop'`). */
+  messageDropped?(session: SessionBase, data: Buffer, isText: boolean): void;
   /** Settles the request an inbound ack answers; `true` when the message was an ack (it goes no further). */
   takeAck?(session: SessionBase, data: Buffer, isText: boolean): boolean;
 }
@@ -411,6 +413,12 @@ export abstract class SessionBase implements Session {
     }
   }
 
+  /** Receiving middleware dropped a message: counted, and a request among them still gets its one answer (503). */
+  private dropInbound(data: Buffer, isText: boolean): void {
+    this.countDropped();
+    this.host.messageDropped?.(this, data, isText);
+  }
+
   private countDropped(): void {
     this.metrics.messagesDropped++;
     const server = this.host.serverMetrics;
@@ -479,14 +487,14 @@ export abstract class SessionBase implements Session {
         this.busy = true;
         transformed
           .then(
-            (value) => (value === null ? this.countDropped() : this.host.sessionMessage(this, value, isText)),
+            (value) => (value === null ? this.dropInbound(data, isText) : this.host.sessionMessage(this, value, isText)),
             (error: unknown) => this.host.sessionError(this, asError(error)),
           )
           .then(this.unblock, this.unblock);
         return;
       }
       if (transformed === null) {
-        this.countDropped();
+        this.dropInbound(data, isText);
         return;
       }
       data = transformed;
