@@ -63,3 +63,24 @@ export class InvalidStateError extends StormError {
     super('ERR_STORM_INVALID_STATE', message);
   }
 }
+
+/**
+ * An entry point needs an optional peer dependency that is not installed (e.g.
+ * `nestjs-stormsocket/microservice` without `@nestjs/microservices`). The message names the
+ * package and the install command.
+ */
+export class MissingPeerDependencyError extends StormError {
+  constructor(
+    /** The npm package that could not be loaded. */
+    readonly packageName: string,
+    /** The entry point or feature that needs it. */
+    readonly feature: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'ERR_STORM_MISSING_PEER',
+      `${feature} needs the optional peer dependency "${packageName}", which is not installed: run \`npm install ${packageName}\``,
+      options,
+    );
+  }
+}

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { ClientProxy, type MsPattern, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import type { MsPattern, ReadPacket, WritePacket } from '@nestjs/microservices';
+import { ClientProxy } from './nest-microservices.js';
 import { Observable, throwError, type Subscriber } from 'rxjs';
 import { NotConnectedError } from '../core/errors.js';
 import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
