@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import WebSocket from 'ws';
+import { freePort } from '../support/ports.js';
+import { spawnPeer } from '../support/processes.js';
+
+/**
+ * The package as a user gets it: `npm pack`, then a fresh app that installs the tarball with the
+ * documented peers only (`docs/getting-started.md`), imports every entry point, and builds the
+ * getting-started app. npm uses its local cache first (`--prefer-offline`); every step is bounded.
+ */
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
+
+interface PackedFile {
+  path: string;
+}
+
+async function npm(cwd: string, args: string[], timeout = 120_000): Promise<string> {
+  const { stdout } = await run('npm', args, { cwd, timeout, maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
+
+/** Runs a module in the app; resolves with its output, or the error's `code: message` line. */
+async function node(cwd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const { stdout } = await run(process.execPath, args, { cwd, timeout: 30_000 });
+    return { ok: true, out: stdout.trim() };
+  } catch (error) {
+    const e = error as { stdout?: string; stderr?: string };
+    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+async function tsc(cwd: string): Promise<{ ok: boolean; out: string }> {
+  try {
+    const { stdout } = await run(process.execPath, [TSC, '-p', 'tsconfig.json'], { cwd, timeout: 90_000 });
+    return { ok: true, out: stdout };
+  } catch (error) {
+    return { ok: false, out: (error as { stdout?: string }).stdout ?? String(error) };
+  }
+}
+
+/** The install line of docs/getting-started.md, as written there. */
+async function documentedInstallLine(): Promise<string[]> {
+  const doc = await readFile(path.join(ROOT, 'docs/getting-started.md'), 'utf8');
+  const line = /^npm install nestjs-stormsocket .*$/m.exec(doc);
+  assert.ok(line, 'docs/getting-started.md has an `npm install nestjs-stormsocket ...` line');
+  return line[0].split(/\s+/).slice(2);
+}
+
+/** The `ts` blocks of a markdown page that start with `// <file>.ts`, by file name. */
+async function namedTsBlocks(page: string): Promise<Map<string, string>> {
+  const doc = await readFile(path.join(ROOT, page), 'utf8');
+  const blocks = new Map<string, string>();
+  for (const match of doc.matchAll(/```ts\n\/\/ ([\w.-]+\.ts)\n([\s\S]*?)```/g)) blocks.set(match[1]!, match[2]!);
+  return blocks;
+}
+
+const TSCONFIG = (extra: Record<string, unknown>): string =>
+  JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      strict: true,
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+      skipLibCheck: true,
+      types: [],
+      typeRoots: [path.join(ROOT, 'node_modules/@types')],
+      ...extra,
+    },
+  });
+
+describe('the packed package', { timeout: 300_000 }, () => {
+  let dir = '';
+  let app = '';
+  let tarball = '';
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'storm-pack-'));
+    // `npm pack` runs the `prepack` script, which builds dist/ from lib/.
+    const packed = JSON.parse(await npm(ROOT, ['pack', '--json', '--pack-destination', dir])) as [{ filename: string }];
+    tarball = path.join(dir, packed[0].filename);
+    app = path.join(dir, 'app');
+    await mkdir(app);
+    await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'first-hour', private: true, type: 'module' }));
+    const [pkg, ...peers] = await documentedInstallLine();
+    assert.equal(pkg, 'nestjs-stormsocket');
+    await npm(app, ['install', tarball, ...peers, ...NPM_FLAGS]);
+  });
+
+  after(async () => {
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ships dist, README, LICENSE and package.json only, with every exported file and source maps that embed their sources', async () => {
+    const [report] = JSON.parse(await npm(ROOT, ['pack', '--dry-run', '--json', '--ignore-scripts'])) as [{ files: PackedFile[] }];
+    const files = report.files.map((f) => f.path);
+    for (const file of files) {
+      assert.ok(/^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(file), `unexpected file in the package: ${file}`);
+    }
+    assert.ok(files.includes('LICENSE'));
+    const license = await readFile(path.join(ROOT, 'LICENSE'), 'utf8');
+    const manifest = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
+      license: string;
+      exports: Record<string, string | { types: string; default: string }>;
+    };
+    assert.equal(manifest.license, 'MIT');
+    assert.match(license, /^MIT License/);
+    for (const [entry, target] of Object.entries(manifest.exports)) {
+      const targets = typeof target === 'string' ? [target] : [target.types, target.default];
+      for (const t of targets) assert.ok(files.includes(t.replace(/^\.\//, '')), `${entry} points to ${t}, which is not packed`);
+    }
+    const maps = files.filter((f) => f.endsWith('.map'));
+    assert.ok(maps.length > 0, 'the package ships source maps');
+    for (const map of maps) {
+      assert.ok(map.endsWith('.js.map'), `${map}: declaration maps would point to sources that are not shipped`);
+      const parsed = JSON.parse(await readFile(path.join(ROOT, map), 'utf8')) as { sources: string[]; sourcesContent?: unknown[] };
+      assert.equal(parsed.sourcesContent?.length, parsed.sources.length, `${map} does not embed its sources`);
+      assert.ok(parsed.sourcesContent!.every((s) => typeof s === 'string' && s.length > 0), `${map} has empty sources`);
+    }
+  });
+
+  it('the documented install line gives an app that imports the root and /core entry points', async () => {
+    const result = await node(app, [
+      '--input-type=module',
+      '-e',
+      `const root = await import('nestjs-stormsocket');
+       const core = await import('nestjs-stormsocket/core');
+       console.log([typeof root.StormModule, typeof root.RedisBackplane, typeof root.StormTcpServer, typeof core.StormWebSocketServer, 'StormTransport' in root].join(','));`,
+    ]);
+    assert.ok(result.ok, result.out);
+    assert.equal(result.out, 'function,function,function,function,false');
+  });
+
+  it('importing nestjs-stormsocket/microservice without @nestjs/microservices names the missing peer and the install command', async () => {
+    const result = await node(app, [
+      '--input-type=module',
+      '-e',
+      `try { await import('nestjs-stormsocket/microservice'); console.log('loaded'); } catch (e) { console.log(e.code + ' ' + e.message); }`,
+    ]);
+    assert.ok(result.ok, result.out);
+    assert.equal(
+      result.out,
+      'ERR_STORM_MISSING_PEER nestjs-stormsocket/microservice needs the optional peer dependency "@nestjs/microservices", ' +
+        'which is not installed: run `npm install @nestjs/microservices`',
+    );
+  });
+
+  it('builds and runs the getting-started app from docs/getting-started.md against the tarball', async () => {
+    const blocks = await namedTsBlocks('docs/getting-started.md');
+    const port = await freePort();
+    const src = path.join(app, 'gs');
+    await mkdir(src);
+    for (const name of ['app.module.ts', 'echo.gateway.ts', 'main.ts']) {
+      const code = blocks.get(name);
+      assert.ok(code, `docs/getting-started.md shows ${name}`);
+      await writeFile(path.join(src, name), code.replace('port: 8080', `port: ${port}`));
+    }
+    await writeFile(path.join(src, 'tsconfig.json'), TSCONFIG({ outDir: 'out' }));
+    const built = await tsc(src);
+    assert.ok(built.ok, built.out);
+    const child = spawnPeer(process.execPath, ['out/main.js'], { cwd: src });
+    try {
+      await child.waitForOutput(/listening|subscribed/i, { timeout: 20_000 });
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      const received: string[] = [];
+      const got = new Promise<void>((resolve, reject) => {
+        ws.on('message', (data) => {
+          received.push(String(data));
+          if (received.length === 2) resolve();
+        });
+        ws.on('error', reject);
+      });
+      await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      ws.send(JSON.stringify({ event: 'echo', data: { hello: 'storm' } }));
+      await Promise.race([got, new Promise((_, reject) => setTimeout(() => reject(new Error(`replies: ${received.join(' | ')}`)), 10_000))]);
+      ws.close();
+      assert.match(received[0]!, /^\{"event":"hello","data":\{"id":\d+\}\}$/);
+      assert.equal(received[1], '{"event":"echo","data":{"hello":"storm"}}');
+    } finally {
+      await child.kill('SIGTERM', 5000);
+    }
+  });
+
+  it('a CommonJS TypeScript project with module nodenext compiles and runs; moduleResolution node cannot resolve subpaths', async () => {
+    const cjs = path.join(app, 'cjs');
+    await mkdir(cjs);
+    await writeFile(path.join(cjs, 'package.json'), JSON.stringify({ type: 'commonjs' }));
+    await writeFile(
+      path.join(cjs, 'main.ts'),
+      `import 'reflect-metadata';
+import { StormModule } from 'nestjs-stormsocket';
+import { StormTcpServer } from 'nestjs-stormsocket/core';
+
+async function main(): Promise<void> {
+  const server = new StormTcpServer({ host: '127.0.0.1', port: 0 });
+  await server.listen();
+  console.log(typeof StormModule.forRoot, server.port! > 0);
+  await server.close();
+}
+void main();
+`,
+    );
+    await writeFile(path.join(cjs, 'tsconfig.json'), TSCONFIG({ outDir: 'out' }));
+    const built = await tsc(cjs);
+    assert.ok(built.ok, built.out);
+    assert.match(await readFile(path.join(cjs, 'out/main.js'), 'utf8'), /require\("nestjs-stormsocket\/core"\)/);
+    const ran = await node(cjs, ['out/main.js']);
+    assert.ok(ran.ok, ran.out);
+    assert.equal(ran.out, 'function true');
+
+    await writeFile(path.join(cjs, 'tsconfig.json'), TSCONFIG({ outDir: 'out-node10', module: 'commonjs', moduleResolution: 'node', ignoreDeprecations: '5.0' }));
+    const legacy = await tsc(cjs);
+    assert.equal(legacy.ok, false);
+    assert.match(legacy.out, /TS2307: Cannot find module 'nestjs-stormsocket\/core'/);
+  });
+
+  it('nestjs-stormsocket/microservice loads once @nestjs/microservices is installed', async () => {
+    await npm(app, ['install', '@nestjs/microservices', ...NPM_FLAGS]);
+    const result = await node(app, [
+      '--input-type=module',
+      '-e',
+      `const m = await import('nestjs-stormsocket/microservice');
+       const { Server, ClientProxy } = await import('@nestjs/microservices');
+       console.log(new m.StormTransport({ port: 0 }) instanceof Server, new m.StormClientProxy({ port: 1 }) instanceof ClientProxy);`,
+    ]);
+    assert.ok(result.ok, result.out);
+    assert.equal(result.out, 'true true');
+  });
+});
