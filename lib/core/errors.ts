@@ -13,13 +13,19 @@ export class StormError extends Error {
   }
 }
 
-/** An option passed to a server, client, framer or middleware is invalid. Names the option. */
+/**
+ * An option passed to a server, client, framer, middleware, transport or module is invalid
+ * (a bad value, or a key that does not exist at that place). `option` is the option's full path
+ * (`heartbeat.pingInterval`, `ws.pathh`), `reason` says what is wrong and how to fix it.
+ */
 export class InvalidOptionError extends StormError {
   constructor(
+    /** The option's path, e.g. `socket.maxPendingSendBytes`. */
     readonly option: string,
-    message: string,
+    /** What is wrong and how to fix it. */
+    readonly reason: string,
   ) {
-    super('ERR_STORM_INVALID_OPTION', `Invalid option "${option}": ${message}`);
+    super('ERR_STORM_INVALID_OPTION', `Invalid option "${option}": ${reason}`);
   }
 }
 

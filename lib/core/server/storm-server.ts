@@ -92,9 +92,11 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   protected constructor(
     private readonly common: CommonServerOptions,
     transport: 'tcp' | 'ws',
+    /** Every key the concrete server's options may have (unknown keys are errors). */
+    knownKeys: readonly string[],
   ) {
     super((event, error, args) => this.listenerFailed(event, error, args));
-    this.config = resolveServerOptions(common);
+    this.config = resolveServerOptions(common, knownKeys);
     this.logger = this.config.logger;
     this.groups = common.groups ?? new SessionGroups();
     const attributes: Record<string, string> = { 'stormsocket.transport': transport };

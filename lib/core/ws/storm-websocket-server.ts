@@ -5,7 +5,7 @@ import type tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { remoteEndPointOf } from '../endpoint.js';
 import { InvalidOptionError, InvalidStateError } from '../errors.js';
-import { intOption, tlsOption, type CommonServerOptions } from '../options.js';
+import { COMMON_SERVER_OPTION_KEYS, intOption, optionKeys, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionBase } from '../session/session.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
@@ -46,6 +46,24 @@ export interface WebSocketServerOptions extends CommonServerOptions {
   /** Largest HTTP header block of the upgrade request, in bytes (own listener; default 16 KiB). */
   maxHeaderSize?: number;
 }
+
+/** The keys of {@link WebSocketServerOptions} (unknown keys are errors; add new options here). */
+export const WS_SERVER_OPTION_KEYS: readonly string[] = [
+  ...COMMON_SERVER_OPTION_KEYS,
+  ...optionKeys<Omit<WebSocketServerOptions, keyof CommonServerOptions>>({
+    path: true,
+    server: true,
+    socketPath: true,
+    tls: true,
+    maxFrameSize: true,
+    allowedOrigins: true,
+    handshakeTimeout: true,
+    heartbeat: true,
+    compression: true,
+    subprotocols: true,
+    maxHeaderSize: true,
+  }),
+];
 
 /** Events of {@link StormWebSocketServer}; listeners may be async and are awaited per session. */
 export type WebSocketServerEvents = ServerEvents<WsSession> & {
@@ -112,7 +130,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     void this.handleUpgrade(request, socket, head);
 
   constructor(private readonly options: WebSocketServerOptions = {}) {
-    super(options, 'ws');
+    super(options, 'ws', WS_SERVER_OPTION_KEYS);
     if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
       throw new InvalidOptionError('path', `expected a URL path starting with '/', got ${JSON.stringify(options.path)}`);
     }
