@@ -86,7 +86,7 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
     server.maxConnections = Number.MAX_SAFE_INTEGER;
     this.server = server;
     try {
-      await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.path });
+      await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.path }, { scheme: this.options.tls ? 'tls' : 'tcp' });
     } catch (error) {
       // Not bound: a later listen() may try again (e.g. once the port is free).
       this.server = undefined;

@@ -202,6 +202,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       this.metrics.attach(this.options.meterProvider);
       this.startHeartbeat();
       this.markListening();
+      this.announceAttached(this.httpServer);
       return;
     }
     const onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
@@ -237,7 +238,11 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       else this.refuseHandshake(socket, DisconnectReason.ProtocolError, error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
     });
     this.httpServer = server;
-    await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.socketPath });
+    await this.bind(
+      server,
+      { host: this.options.host, port: this.options.port, path: this.options.socketPath },
+      { scheme: this.options.tls ? 'wss' : 'ws', path: this.options.path },
+    );
     this.startHeartbeat();
   }
 
@@ -281,6 +286,31 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.metrics.rejectedConnections++;
     refuse(socket, status, message);
     this.reportRejected({ reason, status, remoteEndPoint: remoteEndPointOf(socket), message: message || undefined });
+  }
+
+  /** Logs where an attached server accepts connections: now if its HTTP server listens, else once it does. */
+  private announceAttached(server: http.Server | https.Server): void {
+    const path = this.options.path ?? '/ (every path)';
+    const announce = (): void => {
+      const address = server.address();
+      const where =
+        address === null
+          ? 'its HTTP server'
+          : typeof address === 'string'
+            ? `unix:${address}, path ${path}`
+            : `${server instanceof https.Server ? 'wss' : 'ws'}://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}${this.options.path ?? '/'}`;
+      this.logger.log(`${this.describe()} attached to an HTTP server, listening on ${where}`);
+    };
+    if (server.address() !== null) {
+      announce();
+      return;
+    }
+    this.logger.log(`${this.describe()} attached to an HTTP server at path ${path}; it accepts connections once that server listens`);
+    const onListening = (): void => {
+      server.off('listening', onListening);
+      announce();
+    };
+    server.on('listening', onListening);
   }
 
   private async handleUpgrade(request: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
