@@ -17,7 +17,7 @@ import {
 } from '../options.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { CloseOptions, SessionBase, SessionHost } from '../session/session.js';
+import type { CloseOptions, SessionBase } from '../session/session.js';
 import { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect-policy.js';
@@ -63,11 +63,11 @@ export type ClientEvents = {
 /**
  * What the TCP and WebSocket clients share: connect with timeout and abort signal, reconnect with
  * exponential backoff and jitter, middleware, metrics and the event surface.
+ *
+ * It is the `SessionHost` of its sessions (checked where they are created) without an `implements`
+ * clause, so that internal interface stays out of the public API and its documentation.
  */
-export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
-  extends AsyncEventEmitter<E>
-  implements SessionHost
-{
+export abstract class StormClient<E extends ClientEvents, S extends SessionBase> extends AsyncEventEmitter<E> {
   /** Traffic counters, cumulative over reconnects; `connectedAt` is the current connection's. */
   readonly metrics = new ConnectionMetrics();
   /** @internal */

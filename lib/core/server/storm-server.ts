@@ -10,7 +10,7 @@ import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
 import { SessionManager } from '../session/session-manager.js';
-import type { SessionBase, SessionHost } from '../session/session.js';
+import type { SessionBase } from '../session/session.js';
 import type { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
 import { LogLimiter } from '../util/log-limiter.js';
@@ -82,11 +82,11 @@ function boundAddress(server: NetServer, fallback: string): string {
 /**
  * What TCP and WebSocket servers share: sessions, groups, metrics, middleware, events, idle
  * checks and graceful shutdown. Transport specifics live in the subclasses.
+ *
+ * It is the `SessionHost` of its sessions (checked where they are created) without an `implements`
+ * clause, so that internal interface stays out of the public API and its documentation.
  */
-export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>>
-  extends AsyncEventEmitter<E>
-  implements SessionHost
-{
+export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>> extends AsyncEventEmitter<E> {
   /** The open sessions of this server. */
   readonly sessions = new SessionManager<S>();
   /** Named groups; shared with other servers when the `groups` option is given. */
@@ -99,7 +99,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   protected readonly config: ResolvedServerOptions;
   protected readonly logger: StormLogger;
   /** Bounds the log lines peers can cause (bad input, refused connections). */
-  protected readonly peerLogLimiter = new LogLimiter();
+  private readonly peerLogLimiter = new LogLimiter();
   /** Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
   protected readonly handshaking = new Set<Socket>();
   private idleTimer: NodeJS.Timeout | undefined;
