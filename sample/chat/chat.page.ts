@@ -5,6 +5,7 @@ export const CHAT_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Storm chat</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Cpath d='M9 0 3 9h4l-1 7 7-10H9z' fill='%23f5a623'/%3E%3C/svg%3E">
 <style>
   body { font: 15px/1.4 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
   form { display: flex; gap: .5rem; margin: .5rem 0; }
@@ -38,6 +39,10 @@ export const CHAT_PAGE = `<!doctype html>
     $('log').append(li);
     $('log').scrollTop = $('log').scrollHeight;
   };
+  const showRoom = (room, members) => {
+    $('status').textContent = 'in room ' + room + ' (' + members + ' here)';
+    document.body.dataset.members = String(members);
+  };
   const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
   const emit = (event, data) => socket.send(JSON.stringify({ event, data }));
   socket.onopen = () => { $('status').textContent = 'connected: pick a name and a room'; };
@@ -45,7 +50,7 @@ export const CHAT_PAGE = `<!doctype html>
   socket.onmessage = (e) => {
     const { event, data } = JSON.parse(e.data);
     if (event === 'join') {
-      $('status').textContent = 'in room ' + data.room + ' (' + data.members + ' here)';
+      showRoom(data.room, data.members);
       $('text').disabled = $('send').disabled = false;
       document.body.dataset.room = data.room;
       $('text').focus();
@@ -53,6 +58,8 @@ export const CHAT_PAGE = `<!doctype html>
       log(data.from + ': ' + data.text);
     } else if (event === 'notice') {
       log(data.text + ' (' + data.members + ' here)', 'notice');
+      // Someone joined or left this room: the count in the status line changes too.
+      if (data.room === document.body.dataset.room) showRoom(data.room, data.members);
     } else if (event === 'exception') {
       log('error: ' + [].concat(data.message).join(', '), 'error');
     }
