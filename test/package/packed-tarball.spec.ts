@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +66,26 @@ async function namedTsBlocks(page: string): Promise<Map<string, string>> {
   return blocks;
 }
 
+/**
+ * A directory for the fresh app with no `node_modules` in it or above it, so nothing but what the
+ * app installs can be resolved (a shared /tmp may hold someone's /tmp/node_modules).
+ */
+function cleanTempRoot(): string {
+  const candidates = [process.env.STORM_PACK_TMP, tmpdir(), '/var/tmp', homedir()].filter((c): c is string => c !== undefined && c !== '');
+  for (const candidate of candidates) {
+    let dir = path.resolve(candidate);
+    let clean = existsSync(dir);
+    for (;;) {
+      if (existsSync(path.join(dir, 'node_modules'))) clean = false;
+      const parent = path.dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+    if (clean) return path.resolve(candidate);
+  }
+  throw new Error(`no temp directory without a node_modules above it among ${candidates.join(', ')}; set STORM_PACK_TMP`);
+}
+
 const TSCONFIG = (extra: Record<string, unknown>): string =>
   JSON.stringify({
     compilerOptions: {
@@ -87,7 +108,7 @@ describe('the packed package', { timeout: 300_000 }, () => {
   let tarball = '';
 
   before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'storm-pack-'));
+    dir = await mkdtemp(path.join(cleanTempRoot(), 'storm-pack-'));
     // `npm pack` runs the `prepack` script, which builds dist/ from lib/.
     const packed = JSON.parse(await npm(ROOT, ['pack', '--json', '--pack-destination', dir])) as [{ filename: string }];
     tarball = path.join(dir, packed[0].filename);
@@ -172,7 +193,7 @@ describe('the packed package', { timeout: 300_000 }, () => {
     assert.ok(built.ok, built.out);
     const child = spawnPeer(process.execPath, ['out/main.js'], { cwd: src });
     try {
-      await child.waitForOutput(/listening|subscribed/i, { timeout: 20_000 });
+      await child.waitForOutput(/listening on ws:/, { timeout: 20_000 });
       const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
       const received: string[] = [];
       const got = new Promise<void>((resolve, reject) => {
@@ -237,5 +258,29 @@ void main();
     ]);
     assert.ok(result.ok, result.out);
     assert.equal(result.out, 'true true');
+
+    // The README's typed @EventPattern form compiles against the package; the untyped one is Nest 12's TS1241.
+    const rpc = path.join(app, 'rpc');
+    await mkdir(rpc);
+    const controller = (pattern: string): string => `import { Controller } from '@nestjs/common';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { StormRpcContext } from 'nestjs-stormsocket/microservice';
+
+@Controller()
+export class UsersController {
+  @${pattern}
+  created(@Payload() user: { id: number }, @Ctx() ctx: StormRpcContext): void {
+    console.log(user.id, ctx.getPattern());
+  }
+}
+`;
+    await writeFile(path.join(rpc, 'package.json'), JSON.stringify({ type: 'module' }));
+    await writeFile(path.join(rpc, 'tsconfig.json'), TSCONFIG({ noEmit: true }));
+    await writeFile(path.join(rpc, 'users.controller.ts'), controller("EventPattern<string>('user.created')"));
+    const typed = await tsc(rpc);
+    assert.ok(typed.ok, typed.out);
+    await writeFile(path.join(rpc, 'users.controller.ts'), controller("EventPattern('user.created')"));
+    const untyped = await tsc(rpc);
+    assert.match(untyped.out, /TS1241/);
   });
 });
