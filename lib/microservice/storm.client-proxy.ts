@@ -114,7 +114,7 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
       this.core = ws;
     } else {
       const { transport: _t, serializer: _s, deserializer: _d, waitForConnection: _w, ...rest } = options as StormTcpClientProxyOptions;
-      this.target = rest.path ?? `tcp://${rest.host ?? 'localhost'}:${rest.port}`;
+      this.target = rest.path ?? `tcp://${rest.host ?? '127.0.0.1'}:${rest.port}`;
       const tcp = new StormTcpClient({ ...rest, reconnect, logger: this.logger, framer: new LengthPrefixFramer() });
       tcp.on('data', (frame: Buffer) => this.onFrame(frame));
       this.core = tcp;

@@ -164,6 +164,28 @@ describe('the packed package', { timeout: 300_000 }, () => {
     assert.equal(result.out, 'function,function,function,function,false');
   });
 
+  it('every entry point in package.json exports either loads with the documented peers or names the peer it needs', async () => {
+    const manifest = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const entries = Object.keys(manifest.exports)
+      .filter((key) => key !== './package.json')
+      .map((key) => (key === '.' ? 'nestjs-stormsocket' : `nestjs-stormsocket/${key.slice(2)}`));
+    const result = await node(app, [
+      '--input-type=module',
+      '-e',
+      `for (const entry of ${JSON.stringify(entries)}) {
+         try { const m = await import(entry); console.log(entry + ' loaded ' + Object.keys(m).length); }
+         catch (e) { console.log(entry + ' ' + (e.code === 'ERR_STORM_MISSING_PEER' ? 'needs ' + e.packageName : 'FAILED ' + e.code + ' ' + e.message)); }
+       }`,
+    ]);
+    assert.ok(result.ok, result.out);
+    const lines = result.out.split('\n');
+    assert.equal(lines.length, entries.length, result.out);
+    for (const line of lines) assert.match(line, /^nestjs-stormsocket\S* (loaded [1-9]\d*|needs @?[\w/.-]+)$/, line);
+    assert.match(result.out, /^nestjs-stormsocket loaded/m);
+    assert.match(result.out, /^nestjs-stormsocket\/core loaded/m);
+    assert.match(result.out, /^nestjs-stormsocket\/microservice needs @nestjs\/microservices$/m);
+  });
+
   it('importing nestjs-stormsocket/microservice without @nestjs/microservices names the missing peer and the install command', async () => {
     const result = await node(app, [
       '--input-type=module',
