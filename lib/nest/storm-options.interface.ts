@@ -4,7 +4,7 @@ import type { ConnectionMiddleware } from '../core/middleware/connection-middlew
 import { optionKeys } from '../core/options.js';
 import { TCP_SERVER_OPTION_KEYS, type TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
 import { WS_SERVER_OPTION_KEYS, type WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
-import type { StormCodecOption } from './codecs/message-codec.interface.js';
+import type { StormCodecOption } from '../core/codec/message-codec.interface.js';
 
 /** What every server entry adds to the engine's options. */
 export interface StormServerExtras {
@@ -30,6 +30,13 @@ export type StormWebSocketOptions = Omit<WebSocketServerOptions, 'groups' | 'bac
      * application (`NestFactory.create`), and excludes `port`, `socketPath`, `tls` and `server`.
      */
     attach?: boolean;
+    /**
+     * With `attach: true`: serves the `StormSocket` browser client (`dist/client/`, self-contained
+     * ESM) from the Nest HTTP server under this URL path, e.g. `'/storm/client'`, so a page can
+     * `import { StormSocket } from '/storm/client/index.js'`. Files go out as `text/javascript`
+     * with a one-year cache header (put a version in the path to bust it).
+     */
+    serveClient?: string;
   };
 
 /** A server under `servers`, by transport. */
@@ -104,5 +111,5 @@ export const STORM_TCP_OPTION_KEYS: readonly string[] = [...TCP_SERVER_OPTION_KE
 export const STORM_WS_OPTION_KEYS: readonly string[] = [
   ...WS_SERVER_OPTION_KEYS,
   ...SERVER_EXTRA_KEYS,
-  ...optionKeys<Omit<StormWebSocketOptions, keyof WebSocketServerOptions | keyof StormServerExtras>>({ attach: true }),
+  ...optionKeys<Omit<StormWebSocketOptions, keyof WebSocketServerOptions | keyof StormServerExtras>>({ attach: true, serveClient: true }),
 ];

@@ -6,6 +6,7 @@ import { StormExplorer } from './storm.explorer.js';
 import type { StormHandler } from './storm-handler.js';
 import type { StormMiddleware } from './storm-options.interface.js';
 import { StormRouter } from './storm.router.js';
+import { serveClientFiles } from './client-route.js';
 import { StormServers } from './storm-servers.js';
 
 /**
@@ -22,6 +23,7 @@ import { StormServers } from './storm-servers.js';
 export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private started = false;
   private readonly logger = new Logger('StormModule');
+  private readonly unserve: (() => void)[] = [];
 
   constructor(
     private readonly servers: StormServers,
@@ -51,6 +53,12 @@ export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicat
     const middleware = await Promise.all(this.servers.options.middleware.map((m) => this.resolveMiddleware(m)));
     for (const entry of entries) for (const m of middleware) entry.server.useMiddleware(m);
 
+    for (const entry of entries) {
+      if (entry.serveClient !== undefined && entry.httpServer !== undefined) {
+        this.unserve.push(serveClientFiles(entry.httpServer.resolve(), entry.serveClient));
+      }
+    }
+
     const results = await Promise.allSettled(entries.map((entry) => entry.server.listen()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
@@ -61,6 +69,7 @@ export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicat
 
   async beforeApplicationShutdown(): Promise<void> {
     await Promise.all(this.servers.all.map((server) => server.close()));
+    for (const restore of this.unserve.splice(0)) restore();
     await this.servers.options.backplane?.close();
   }
 

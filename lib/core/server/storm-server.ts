@@ -15,6 +15,10 @@ import type { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
 import { LogLimiter } from '../util/log-limiter.js';
 import { peerErrorLevel } from '../util/peer-errors.js';
+import type { JsonEventCodec } from '../codec/json-event.codec.js';
+import type { MessageCodec } from '../codec/message-codec.interface.js';
+import { resolveCodec } from '../codec/resolve-codec.js';
+import { closeRequests, consumeAck, eventCodecOf, refuseDroppedRequest, welcomeDocument } from '../session/session-requests.js';
 
 /** Why a connection was closed before it became a session. */
 export type RejectReason =
@@ -95,6 +99,10 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   readonly metrics: ServerMetrics;
   /** @internal */
   readonly middleware = new MiddlewarePipeline();
+  /** How messages are read and events written (the `codec` option). */
+  readonly codec: MessageCodec;
+  /** @internal The codec when it speaks the event protocol. */
+  readonly eventCodec: JsonEventCodec | undefined;
   /** @internal */
   protected readonly config: ResolvedServerOptions;
   protected readonly logger: StormLogger;
@@ -117,6 +125,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     this.config = resolveServerOptions(common, knownKeys);
     this.logger = this.config.logger;
     this.groups = common.groups ?? new SessionGroups();
+    this.codec = resolveCodec(common.codec, transport);
+    this.eventCodec = eventCodecOf(this.codec);
     const attributes: Record<string, string> = { 'stormsocket.transport': transport };
     if (common.name !== undefined) attributes['stormsocket.server'] = common.name;
     this.metrics = new ServerMetrics(attributes);
@@ -143,6 +153,11 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal */
   get maxPendingReceiveBytes(): number {
     return this.config.maxPendingReceiveBytes;
+  }
+
+  /** Whether `close()` has begun: requests of the event protocol are answered with 503 from then on. */
+  get shuttingDown(): boolean {
+    return this.closing !== undefined;
   }
 
   /** Whether the server accepts connections. */
@@ -257,6 +272,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal */
   sessionOpened(session: SessionBase): Promise<void> | undefined {
     const s = session as S;
+    if (this.eventCodec !== undefined) void s.sendDocument(welcomeDocument(s)).catch(() => undefined);
     const hooks = this.middleware.connected(s);
     if (hooks === undefined) return this.fire('connected', s);
     return hooks.then(
@@ -265,12 +281,23 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     );
   }
 
+  /** @internal Whether an inbound message is an ack of the event protocol, now settled (it goes no further). */
+  takeAck(session: SessionBase, data: Buffer, isText: boolean): boolean {
+    return this.eventCodec !== undefined && consumeAck(this.eventCodec, session, data, isText, this.logger);
+  }
+
+  /** @internal A request dropped by receiving middleware is answered 503, so it still gets exactly one answer. */
+  messageDropped(session: SessionBase, data: Buffer, isText: boolean): void {
+    if (this.eventCodec !== undefined) refuseDroppedRequest(this.eventCodec, session, data, isText);
+  }
+
   /** @internal */
   abstract sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined;
 
   /** @internal */
   sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined {
     const s = session as S;
+    closeRequests(s);
     this.metrics.activeConnections--;
     this.metrics.recordConnectionDuration(Date.now() - s.metrics.connectedAt);
     const hooks = this.middleware.disconnected(s, reason);

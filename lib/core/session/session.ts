@@ -9,6 +9,9 @@ import { OutgoingMessage } from './outgoing-message.js';
 import type { SessionGroups } from './session-groups.js';
 import type { SessionKey } from './session-key.js';
 import { SlowConsumerPolicy } from './slow-consumer-policy.js';
+import type { RequestOptions } from '../../protocol/request-table.js';
+import type { JsonEventCodec } from '../codec/json-event.codec.js';
+import { emitOn, requestOn } from './session-requests.js';
 
 /** Options of a graceful close. */
 export interface CloseOptions {
@@ -68,6 +71,18 @@ export interface Session {
   get<T>(key: SessionKey<T>): T | undefined;
   /** Typed write of `items`. */
   set<T>(key: SessionKey<T>, value: T): void;
+  /**
+   * Pushes an event `{"event": event, "data": data}` (event protocol, `docs/protocol.md`).
+   * Rejects with `NoEventCodecError` when the server's codec is not `'json'`; throws a
+   * `TypeError` for names starting with `$`.
+   */
+  emit(event: string, data?: unknown): Promise<void>;
+  /**
+   * Asks the peer and resolves with its answer (`{"ack": id, "data": ...}`). Rejects with
+   * `RequestTimeoutError` after `timeout` ms (default 10000), `RequestFailedError` on an error
+   * ack, the signal's reason on abort, `NotConnectedError` when the session closes first.
+   */
+  request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T>;
 }
 
 /** @internal What a session needs from the server or client that owns it. */
@@ -88,6 +103,12 @@ export interface SessionHost {
   sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined;
   /** Reports an error of a handler or hook of this session. */
   sessionError(session: SessionBase, error: Error): void;
+  /** The server's codec when it speaks the event protocol (`emit`/`request` need it). */
+  readonly eventCodec?: JsonEventCodec;
+  /** Receiving middleware dropped this message (e.g. a rate limit with `action: 'drop'`). */
+  messageDropped?(session: SessionBase, data: Buffer, isText: boolean): void;
+  /** Settles the request an inbound ack answers; `true` when the message was an ack (it goes no further). */
+  takeAck?(session: SessionBase, data: Buffer, isText: boolean): boolean;
 }
 
 /** A pending-send ceiling under the `wait` policy, as a multiple of `maxPendingSendBytes`, past which the peer is cut off. */
@@ -215,6 +236,24 @@ export abstract class SessionBase implements Session {
   leaveGroup(group: string): void {
     if (this.host.groups) this.host.groups.remove(group, this);
     else this.groupSet?.delete(group);
+  }
+
+  emit(event: string, data?: unknown): Promise<void> {
+    return emitOn(this, event, data);
+  }
+
+  request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T> {
+    return requestOn<T>(this, event, data, options);
+  }
+
+  /** @internal The event-protocol codec of the owner, if it has one. */
+  get eventCodec(): JsonEventCodec | undefined {
+    return this.host.eventCodec;
+  }
+
+  /** @internal Sends one protocol document (a text message on WebSocket, framed UTF-8 on TCP). */
+  sendDocument(text: string): Promise<void> {
+    return this.sendInternal(Buffer.from(text, 'utf8'), true, undefined);
   }
 
   send(data: Uint8Array, signal?: AbortSignal): Promise<void> {
@@ -376,6 +415,12 @@ export abstract class SessionBase implements Session {
     }
   }
 
+  /** Receiving middleware dropped a message: counted, and a request among them still gets its one answer (503). */
+  private dropInbound(data: Buffer, isText: boolean): void {
+    this.countDropped();
+    this.host.messageDropped?.(this, data, isText);
+  }
+
   private countDropped(): void {
     this.metrics.messagesDropped++;
     const server = this.host.serverMetrics;
@@ -415,6 +460,8 @@ export abstract class SessionBase implements Session {
     this.metrics.messagesReceived++;
     const server = this.host.serverMetrics;
     if (server !== undefined) server.messagesReceived++;
+    // Acks settle `session.request()`s at once: queued behind a handler that awaits one, they would deadlock it.
+    if (this.host.eventCodec !== undefined && this.host.takeAck?.(this, data, isText) === true) return;
     if (this.busy || this.queueHead < this.queue.length) {
       if (this.queue === EMPTY_QUEUE) this.queue = [];
       this.queue.push({ data, isText });
@@ -442,14 +489,14 @@ export abstract class SessionBase implements Session {
         this.busy = true;
         transformed
           .then(
-            (value) => (value === null ? this.countDropped() : this.host.sessionMessage(this, value, isText)),
+            (value) => (value === null ? this.dropInbound(data, isText) : this.host.sessionMessage(this, value, isText)),
             (error: unknown) => this.host.sessionError(this, asError(error)),
           )
           .then(this.unblock, this.unblock);
         return;
       }
       if (transformed === null) {
-        this.countDropped();
+        this.dropInbound(data, isText);
         return;
       }
       data = transformed;

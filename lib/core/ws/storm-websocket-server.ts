@@ -371,7 +371,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       compressionThreshold: this.compressionThreshold,
       handshake: new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol),
     };
-    const session = new WsSession(ws, socket, this, options);
+    const session = this.createSession(ws, socket, options);
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
       const guard = new FrameSizeGuard(this.maxFrameSize, () => session.fail(DisconnectReason.MessageTooBig));
@@ -379,6 +379,11 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     }
     this.addSession(session);
     session.start();
+  }
+
+  /** @internal Builds the session of an accepted connection; subclasses may return a subclass of `WsSession`. */
+  protected createSession(ws: WebSocket, socket: net.Socket, options: WsSessionOptions): WsSession {
+    return new WsSession(ws, socket, this, options);
   }
 
   private startHeartbeat(): void {
@@ -416,7 +421,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal */
   sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
-    if (!this.hasListeners('message')) return undefined;
+    if (this.takeAck(session, data, isText) || !this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));
   }
 }

@@ -17,7 +17,8 @@ export class StormRpcTcpServer extends StormTcpServer {
     options: TcpServerOptions,
     private readonly drain: DrainHook,
   ) {
-    super(options);
+    // The RPC wire format is its own binary protocol, never the event protocol.
+    super({ ...options, codec: 'raw' });
   }
 
   protected override goAway(session: TcpSession): Promise<void> {
@@ -32,7 +33,7 @@ export class StormRpcWebSocketServer extends StormWebSocketServer {
     options: WebSocketServerOptions,
     private readonly drain: DrainHook,
   ) {
-    super(options);
+    super({ ...options, codec: 'raw' });
   }
 
   protected override goAway(session: WsSession): Promise<void> {
