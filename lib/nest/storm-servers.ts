@@ -126,8 +126,7 @@ export class StormServers {
       return { name: spec.name, transport: 'ws', server, codec: server.codec, httpServer: deferred, serveClient: spec.serveClient };
     } catch (error) {
       if (error instanceof InvalidOptionError) {
-        const reason = error.message.replace(/^Invalid option "[^"]*": /, '');
-        throw new StormModuleOptionError(`${spec.path}.${error.option}`, reason);
+        throw new StormModuleOptionError(`${spec.path}.${error.option}`, error.reason);
       }
       throw error;
     }
