@@ -17,6 +17,13 @@ function wsTargets() {
     { id: 'socketio', label: 'socket.io', server: 'socketio', job: sioEcho },
     { id: 'core-ws', label: 'core StormWebSocketServer', server: 'core-ws', job: wsEcho, ours: true },
     { id: 'storm-nest', label: 'StormModule @OnMessage handler', server: 'storm-nest', job: wsEcho, ours: true },
+    {
+      id: 'storm-ws-adapter',
+      label: 'same @nestjs/websockets gateway under StormWsAdapter',
+      server: 'storm-ws-adapter',
+      job: wsEcho,
+      ours: true,
+    },
   ];
 }
 
@@ -94,6 +101,8 @@ export function buildScenarios(o) {
       { target: 'core-ws-recovery', vs: 'core-ws', op: '>=', ratio: 0.9 },
       { target: 'storm-nest', vs: 'ws', op: '>=', ratio: 0.8 },
       { target: 'storm-nest', vs: 'nest-gateway', op: '>=', ratio: 2 },
+      { target: 'storm-ws-adapter', vs: 'nest-gateway', op: '>=', ratio: 3 },
+      { target: 'storm-ws-adapter', vs: 'ws', op: '>=', ratio: 0.9 },
     ],
   });
 

@@ -48,6 +48,11 @@ export function loadStormNest() {
   return probe(['nest/index.js'], ['StormModule', 'OnMessage']);
 }
 
+/** lib/websockets: `StormWsAdapter`. */
+export function loadStormWebsockets() {
+  return probe(['websockets/index.js'], ['StormWsAdapter']);
+}
+
 /** lib/microservice: `StormTransport` and `StormClientProxy`. */
 export function loadStormMicroservice() {
   return probe(['microservice/index.js', 'index.js'], ['StormTransport', 'StormClientProxy']);

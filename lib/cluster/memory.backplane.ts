@@ -94,6 +94,11 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
     );
   }
 
+  /** Whether this node is on its hub (until `close()`). */
+  get connected(): boolean {
+    return this.hub.nodes.has(this);
+  }
+
   ready(): Promise<void> {
     return this.closed ? Promise.reject(new BackplaneError(BackplaneErrorCode.Closed, 'The backplane was closed')) : Promise.resolve();
   }

@@ -13,13 +13,19 @@ export class StormError extends Error {
   }
 }
 
-/** An option passed to a server, client, framer or middleware is invalid. Names the option. */
+/**
+ * An option passed to a server, client, framer, middleware, transport or module is invalid
+ * (a bad value, or a key that does not exist at that place). `option` is the option's full path
+ * (`heartbeat.pingInterval`, `ws.pathh`), `reason` says what is wrong and how to fix it.
+ */
 export class InvalidOptionError extends StormError {
   constructor(
+    /** The option's path, e.g. `socket.maxPendingSendBytes`. */
     readonly option: string,
-    message: string,
+    /** What is wrong and how to fix it. */
+    readonly reason: string,
   ) {
-    super('ERR_STORM_INVALID_OPTION', `Invalid option "${option}": ${message}`);
+    super('ERR_STORM_INVALID_OPTION', `Invalid option "${option}": ${reason}`);
   }
 }
 
@@ -61,5 +67,26 @@ export class ConnectTimeoutError extends StormError {
 export class InvalidStateError extends StormError {
   constructor(message: string) {
     super('ERR_STORM_INVALID_STATE', message);
+  }
+}
+
+/**
+ * An entry point needs an optional peer dependency that is not installed (e.g.
+ * `nestjs-stormsocket/microservice` without `@nestjs/microservices`). The message names the
+ * package and the install command.
+ */
+export class MissingPeerDependencyError extends StormError {
+  constructor(
+    /** The npm package that could not be loaded. */
+    readonly packageName: string,
+    /** The entry point or feature that needs it. */
+    readonly feature: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'ERR_STORM_MISSING_PEER',
+      `${feature} needs the optional peer dependency "${packageName}", which is not installed: run \`npm install ${packageName}\``,
+      options,
+    );
   }
 }

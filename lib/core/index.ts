@@ -65,6 +65,7 @@ export {
   NotConnectedError,
   ConnectTimeoutError,
   InvalidStateError,
+  MissingPeerDependencyError,
 } from './errors.js';
 export { AsyncEventEmitter, type EventMap, type AsyncListener } from './util/async-events.js';
 export * from './ws/index.js';

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
+import type { CustomTransportStrategy, MessageHandler } from '@nestjs/microservices';
+import { Server } from './nest-microservices.js';
 import { isObservable } from 'rxjs';
 import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
 import type { StormLogger } from '../core/logger.js';

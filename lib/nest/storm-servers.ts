@@ -40,10 +40,11 @@ export class StormServers {
   /** The group registry every server of the module shares. */
   readonly groups = new SessionGroups();
   /** The sessions of every server of the module. */
-  readonly sessions: SessionManager = new StormSessionManager(() => this.all);
+  readonly sessions: SessionManager = new StormSessionManager(() => this.withAdopted());
   /** The validated module options. @internal */
   readonly options: ResolvedStormOptions;
   private readonly byName = new Map<string, StormServerEntry>();
+  private readonly adopted = new Map<string, AnyStormServer>();
 
   /** @internal Builds (but does not start) the servers; throws naming the first bad option. */
   constructor(options: ResolvedStormOptions, httpServer: () => HttpServer | undefined) {
@@ -81,6 +82,31 @@ export class StormServers {
     return this.byName.get(WS_SERVER_NAME)?.server as StormWebSocketServer | undefined;
   }
 
+  /**
+   * Servers built outside the module that share its `SessionGroups` and whose sessions are in its
+   * `SessionManager` — the gateways' servers of `StormWsAdapter` — by name.
+   */
+  get adoptedServers(): ReadonlyMap<string, AnyStormServer> {
+    return this.adopted;
+  }
+
+  /**
+   * @internal Adds a server built elsewhere (by `StormWsAdapter`) to the module-wide
+   * `SessionManager`; the module does not listen or close it. Returns the removal.
+   */
+  adopt(name: string, server: AnyStormServer): () => void {
+    this.adopted.set(name, server);
+    return () => {
+      if (this.adopted.get(name) === server) this.adopted.delete(name);
+    };
+  }
+
+  private withAdopted(): AnyStormServer[] {
+    const all = this.all;
+    for (const server of this.adopted.values()) all.push(server);
+    return all;
+  }
+
   /** @internal */
   get entries(): StormServerEntry[] {
     return [...this.byName.values()];
@@ -100,8 +126,7 @@ export class StormServers {
       return { name: spec.name, transport: 'ws', server, codec: server.codec, httpServer: deferred, serveClient: spec.serveClient };
     } catch (error) {
       if (error instanceof InvalidOptionError) {
-        const reason = error.message.replace(/^Invalid option "[^"]*": /, '');
-        throw new StormModuleOptionError(`${spec.path}.${error.option}`, reason);
+        throw new StormModuleOptionError(`${spec.path}.${error.option}`, error.reason);
       }
       throw error;
     }

@@ -64,7 +64,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   private readonly everyone: string;
   private readonly ownsConnection: boolean;
   private connection: NatsConnectionLike | undefined;
-  private connected = false;
+  private isConnected = false;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly starting: Promise<void>;
@@ -105,10 +105,15 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
       nodeTtl: resolved.nodeTtl,
       messenger: this.messenger,
       publish: (subject, frame) => this.publishRaw(subject, frame),
-      connected: () => this.connected,
+      connected: () => this.isConnected,
       report: (error) => this.report(error),
     });
     this.starting = this.start(connection, servers, resolved.natsOptions);
+  }
+
+  /** Whether the NATS connection is up (false during an outage and after `close()`). */
+  get connected(): boolean {
+    return this.isConnected && !this.closed;
   }
 
   /** A number 1..65535 unique among the live nodes on this NATS (0 until `ready()`). */
@@ -130,7 +135,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
    * loop like on Redis. Dropped (counted in `stats.dropped`) while disconnected.
    */
   publish(key: string, message: OutgoingMessage): void {
-    if (!this.connected) {
+    if (!this.isConnected) {
       this.stats.dropped++;
       return;
     }
@@ -170,7 +175,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
    */
   clusterCount(key: string): Promise<number> {
     const local = this.membership.localCount(key);
-    if (!this.connected) {
+    if (!this.isConnected) {
       this.report(new BackplaneError(BackplaneErrorCode.Disconnected, `clusterCount("${key}") counted this node only: the link to NATS is down`));
       return Promise.resolve(local);
     }
@@ -256,7 +261,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
       return;
     }
     this.connection = connection;
-    this.connected = true;
+    this.isConnected = true;
     for (const subject of [this.inbox, this.everyone, this.stateSubject]) this.subscriptions.push(this.subscribe(connection, subject));
     for (const [subject, entry] of this.handlers) entry.subscription = this.subscribe(connection, subject);
     void this.watch(connection);
@@ -277,20 +282,20 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   private async watch(connection: NatsConnectionLike): Promise<void> {
     void connection.closed().then((error) => {
       if (this.closed) return;
-      this.connected = false;
+      this.isConnected = false;
       this.report(natsError('the NATS connection closed for good', error ?? 'closed'));
     });
     try {
       for await (const status of connection.status()) {
         if (this.closed) return;
         if (status.type === 'disconnect') {
-          if (this.connected) {
-            this.connected = false;
+          if (this.isConnected) {
+            this.isConnected = false;
             this.logger.warn(`Backplane lost its link to ${this.target}: broadcasts reach this node's sessions only until it reconnects`);
           }
         } else if (status.type === 'reconnect') {
-          if (!this.connected) {
-            this.connected = true;
+          if (!this.isConnected) {
+            this.isConnected = true;
             this.logger.log(`Backplane reconnected to ${this.target} (node ${this.nodeId})`);
             this.membership.rejoin();
             if (this.gate.opened) this.emit('ready');
@@ -348,7 +353,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   /** Publishes bytes on a subject; false when dropped (disconnected). */
   private publishRaw(subject: string, frame: Buffer): boolean {
     const connection = this.connection;
-    if (!this.connected || connection === undefined) return false;
+    if (!this.isConnected || connection === undefined) return false;
     try {
       connection.publish(subject, frame);
       return true;
@@ -376,7 +381,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
     this.closed = true;
     this.messenger.close();
     const connection = this.connection;
-    this.connected = false;
+    this.isConnected = false;
     if (connection !== undefined) {
       for (const subscription of this.subscriptions) subscription.unsubscribe();
       for (const entry of this.handlers.values()) entry.subscription?.unsubscribe();

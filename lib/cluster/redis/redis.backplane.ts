@@ -120,6 +120,11 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
     return this.counts.nodeNumber;
   }
 
+  /** Whether both Redis connections are up and subscribed (false during an outage and after `close()`). */
+  get connected(): boolean {
+    return this.link.isUp && !this.closed;
+  }
+
   /**
    * Resolves once both connections are up and subscribed and the node number is claimed, for
    * the first time (later outages do not make it wait again). Rejects with

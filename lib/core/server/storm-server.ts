@@ -11,9 +11,11 @@ import { DisconnectReason } from '../session/disconnect-reason.js';
 import { ClusterSessions } from '../session/cluster-sessions.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
 import { SessionManager } from '../session/session-manager.js';
-import type { SessionBase, SessionHost } from '../session/session.js';
+import type { SessionBase } from '../session/session.js';
 import type { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
+import { LogLimiter } from '../util/log-limiter.js';
+import { peerErrorLevel } from '../util/peer-errors.js';
 import type { JsonEventCodec } from '../codec/json-event.codec.js';
 import type { MessageCodec } from '../codec/message-codec.interface.js';
 import { resolveCodec } from '../codec/resolve-codec.js';
@@ -68,14 +70,28 @@ export class ListenError extends StormError {
   }
 }
 
+/** `host:port` as in a URL (`[::1]:80`); no host means every interface, which Node binds as `::` (or `0.0.0.0` without IPv6). */
+function hostPort(host: string | undefined, port: number): string {
+  if (host === undefined) return `[::]:${port} (all interfaces)`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Where a bound listener accepts connections, from `server.address()`. */
+function boundAddress(server: NetServer, fallback: string): string {
+  const address = server.address();
+  if (address === null) return fallback;
+  if (typeof address === 'string') return `unix:${address}`;
+  return hostPort(address.address, address.port);
+}
+
 /**
  * What TCP and WebSocket servers share: sessions, groups, metrics, middleware, events, idle
  * checks and graceful shutdown. Transport specifics live in the subclasses.
+ *
+ * It is the `SessionHost` of its sessions (checked where they are created) without an `implements`
+ * clause, so that internal interface stays out of the public API and its documentation.
  */
-export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>>
-  extends AsyncEventEmitter<E>
-  implements SessionHost
-{
+export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>> extends AsyncEventEmitter<E> {
   /** The open sessions of this server. */
   readonly sessions = new SessionManager<S>();
   /** Named groups; shared with other servers when the `groups` option is given. */
@@ -91,6 +107,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal */
   protected readonly config: ResolvedServerOptions;
   protected readonly logger: StormLogger;
+  /** Bounds the log lines peers can cause (bad input, refused connections). */
+  private readonly peerLogLimiter = new LogLimiter();
   /** Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
   protected readonly handshaking = new Set<Socket>();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -101,9 +119,11 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   protected constructor(
     private readonly common: CommonServerOptions,
     transport: 'tcp' | 'ws',
+    /** Every key the concrete server's options may have (unknown keys are errors). */
+    knownKeys: readonly string[],
   ) {
     super((event, error, args) => this.listenerFailed(event, error, args));
-    this.config = resolveServerOptions(common);
+    this.config = resolveServerOptions(common, knownKeys);
     this.logger = this.config.logger;
     this.groups = common.groups ?? new SessionGroups();
     this.codec = resolveCodec(common.codec, transport);
@@ -170,13 +190,27 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     return this.sessions.broadcast(data, options);
   }
 
+  /** The server's class and name, for log lines (`StormWebSocketServer "chat"`). */
+  protected describe(): string {
+    return this.common.name === undefined ? this.constructor.name : `${this.constructor.name} "${this.common.name}"`;
+  }
+
   /** Binds a listener and resolves once connections are accepted. */
-  protected async bind(server: NetServer, target: { host?: string; port?: number; path?: string }): Promise<void> {
+  protected async bind(
+    server: NetServer,
+    target: { host?: string; port?: number; path?: string },
+    /** For the log line: the URL scheme (`tcp`, `tls`, `ws`, `wss`) and the WebSocket path. */
+    url: { scheme: string; path?: string } = { scheme: 'tcp' },
+  ): Promise<void> {
     await this.common.backplane?.ready?.();
-    const where =
-      target.path !== undefined ? `unix:${target.path}` : `${target.host ?? '0.0.0.0'}:${target.port ?? 0}`;
+    const where = target.path !== undefined ? `unix:${target.path}` : hostPort(target.host, target.port ?? 0);
     await new Promise<void>((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void => reject(new ListenError(where, error));
+      const onError = (error: NodeJS.ErrnoException & { address?: unknown; port?: number }): void => {
+        // The error knows the address Node tried (`::` when no host was given).
+        const tried =
+          typeof error.address === 'string' && target.path === undefined ? hostPort(error.address, error.port ?? target.port ?? 0) : where;
+        reject(new ListenError(tried, error));
+      };
       server.once('error', onError);
       const done = (): void => {
         server.off('error', onError);
@@ -193,7 +227,9 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     this.listeningNow = true;
     this.metrics.attach(this.common.meterProvider);
     this.startIdleChecks();
-    this.logger.log(`${this.constructor.name} listening on ${where}`);
+    const bound = boundAddress(server, where);
+    const location = bound.startsWith('unix:') ? `${bound} (${url.scheme}${url.path ? `, path ${url.path}` : ''})` : `${url.scheme}://${bound}${url.path ?? ''}`;
+    this.logger.log(`${this.describe()} listening on ${location}`);
     void this.fire('listening');
   }
 
@@ -221,7 +257,13 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
 
   /** Reports a connection that never became a session. */
   protected reportRejected(info: RejectedConnection): void {
-    this.logger.debug?.(`Rejected ${formatEndPoint(info.remoteEndPoint)}: ${info.reason}`);
+    const status = info.status === undefined ? '' : ` with HTTP ${info.status}`;
+    const detail = info.message === undefined ? '' : `: ${info.message}`;
+    const line = this.peerLogLimiter.admit(
+      'rejected',
+      `Refused a connection from ${formatEndPoint(info.remoteEndPoint)}${status} (${info.reason})${detail}`,
+    );
+    if (line !== undefined) this.logger.debug?.(line);
     void this.fire('rejected', info);
   }
 
@@ -311,7 +353,24 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       if (hooks !== undefined) hooks.catch((e: unknown) => this.logger.error(`onError middleware failed: ${String(e)}`));
     }
     if (this.hasListeners('error')) void this.fire('error', session, error);
-    else this.logger.error(`Session ${session?.id ?? '-'}: ${error.message}`);
+    else this.logError(session, error);
+  }
+
+  /**
+   * Logs an error nobody listens to: what a peer caused (a bad frame, a reset) as a rate-limited
+   * warning or debug line without a stack, anything else as an error.
+   */
+  protected logError(session: S | undefined, error: Error): void {
+    const level = peerErrorLevel(error);
+    const text = `Session ${session?.id ?? '-'}: ${error.message}`;
+    if (level === undefined) {
+      this.logger.error(text);
+      return;
+    }
+    const line = this.peerLogLimiter.admit(level, `${text}${session?.remoteEndPoint ? ` (peer ${formatEndPoint(session.remoteEndPoint)})` : ''}`);
+    if (line === undefined) return;
+    if (level === 'warn') this.logger.warn(line);
+    else this.logger.debug?.(line);
   }
 
   /** Handles a listener that threw or rejected: reported on `error` (the session stays up). */

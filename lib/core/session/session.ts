@@ -187,7 +187,9 @@ export abstract class SessionBase implements Session {
   private closedSignal: { promise: Promise<void>; resolve: () => void } | undefined;
   private unblocker: (() => void) | undefined;
 
+  /** @internal Sessions are created by their server or client. */
   protected constructor(
+    /** @internal The server or client that owns this session. */
     protected readonly host: SessionHost,
     metrics?: ConnectionMetrics,
     /** A resumed session keeps the id it had (SPEC §9.1). */

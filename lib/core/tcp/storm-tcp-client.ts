@@ -1,10 +1,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
+import { COMMON_CLIENT_OPTION_KEYS, StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
 import { ConnectTimeoutError, InvalidOptionError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
-import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, portOption, stringOption, tlsOption } from '../options.js';
+import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, portOption, stringOption, tlsOption } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionBase } from '../session/session.js';
 import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
@@ -24,6 +24,12 @@ export interface TcpClientOptions extends CommonClientOptions {
   /** Largest message accepted from the server, in bytes (default 4 MiB). */
   maxMessageSize?: number;
 }
+
+/** The keys of {@link TcpClientOptions} (unknown keys are errors; add new options here). */
+export const TCP_CLIENT_OPTION_KEYS: readonly string[] = [
+  ...COMMON_CLIENT_OPTION_KEYS,
+  ...optionKeys<Omit<TcpClientOptions, keyof CommonClientOptions>>({ host: true, port: true, path: true, tls: true, framer: true, maxMessageSize: true }),
+];
 
 /** Events of {@link StormTcpClient}. */
 export type TcpClientEvents = ClientEvents & {
@@ -47,7 +53,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
   private readonly keepAliveInitialDelay: number;
 
   constructor(private readonly options: TcpClientOptions) {
-    super(options);
+    super(options, TCP_CLIENT_OPTION_KEYS);
     if (options.path === undefined && options.port === undefined) {
       throw new InvalidOptionError('port', 'give the server port (or a Unix socket path)');
     }

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
-import { intOption, tlsOption, type CommonServerOptions } from '../options.js';
+import { COMMON_SERVER_OPTION_KEYS, intOption, optionKeys, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionBase } from '../session/session.js';
 import { StormServer, type ServerEvents } from '../server/storm-server.js';
@@ -20,6 +20,12 @@ export interface TcpServerOptions extends CommonServerOptions {
   /** Message framing (default `RawFramer`: every chunk is a message). */
   framer?: MessageFramer;
 }
+
+/** The keys of {@link TcpServerOptions} (unknown keys are errors; add new options here). */
+export const TCP_SERVER_OPTION_KEYS: readonly string[] = [
+  ...COMMON_SERVER_OPTION_KEYS,
+  ...optionKeys<Omit<TcpServerOptions, keyof CommonServerOptions>>({ path: true, tls: true, handshakeTimeout: true, framer: true }),
+];
 
 /** Events of {@link StormTcpServer}; listeners may be async and are awaited per session. */
 export type TcpServerEvents = ServerEvents<TcpSession> & {
@@ -43,7 +49,7 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
   private readonly handshakeTimeout: number;
 
   constructor(private readonly options: TcpServerOptions = {}) {
-    super(options, 'tcp');
+    super(options, 'tcp', TCP_SERVER_OPTION_KEYS);
     if (options.path !== undefined && (typeof options.path !== 'string' || options.path.length === 0)) {
       throw new InvalidOptionError('path', 'expected a non-empty Unix socket path');
     }
@@ -80,7 +86,7 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
     server.maxConnections = Number.MAX_SAFE_INTEGER;
     this.server = server;
     try {
-      await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.path });
+      await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.path }, { scheme: this.options.tls ? 'tls' : 'tcp' });
     } catch (error) {
       // Not bound: a later listen() may try again (e.g. once the port is free).
       this.server = undefined;

@@ -2,11 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
 import WebSocket from 'ws';
-import { StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
+import { COMMON_CLIENT_OPTION_KEYS, StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
 import { remoteEndPointOf } from '../endpoint.js';
 import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError } from '../errors.js';
 import { ConnectionState } from '../session/connection-state.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, intOption, tlsOption } from '../options.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, tlsOption } from '../options.js';
 import type { CloseOptions, SessionBase } from '../session/session.js';
 import { WsSession } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
@@ -29,6 +29,20 @@ export interface WebSocketClientOptions extends CommonClientOptions {
   /** TLS options for `wss://` (`ca`, `cert`, `key`, `rejectUnauthorized`, `servername`). */
   tls?: tls.ConnectionOptions;
 }
+
+/** The keys of {@link WebSocketClientOptions} (unknown keys are errors; add new options here). */
+export const WS_CLIENT_OPTION_KEYS: readonly string[] = [
+  ...COMMON_CLIENT_OPTION_KEYS,
+  ...optionKeys<Omit<WebSocketClientOptions, keyof CommonClientOptions>>({
+    url: true,
+    headers: true,
+    subprotocols: true,
+    heartbeat: true,
+    compression: true,
+    maxMessageSize: true,
+    tls: true,
+  }),
+];
 
 /** Events of {@link StormWebSocketClient}. */
 export type WebSocketClientEvents = ClientEvents & {
@@ -62,7 +76,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
   private readonly compressionThreshold: number;
 
   constructor(private readonly options: WebSocketClientOptions) {
-    super(options);
+    super(options, WS_CLIENT_OPTION_KEYS);
     let url: URL;
     try {
       url = new URL(options.url);

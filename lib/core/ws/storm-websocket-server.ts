@@ -5,7 +5,7 @@ import type tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { remoteEndPointOf } from '../endpoint.js';
 import { InvalidOptionError, InvalidStateError } from '../errors.js';
-import { intOption, tlsOption, type CommonServerOptions } from '../options.js';
+import { COMMON_SERVER_OPTION_KEYS, intOption, optionKeys, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionBase } from '../session/session.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
@@ -57,6 +57,25 @@ export interface WebSocketServerOptions extends CommonServerOptions {
    */
   recovery?: RecoveryOptions;
 }
+
+/** The keys of {@link WebSocketServerOptions} (unknown keys are errors; add new options here). */
+export const WS_SERVER_OPTION_KEYS: readonly string[] = [
+  ...COMMON_SERVER_OPTION_KEYS,
+  ...optionKeys<Omit<WebSocketServerOptions, keyof CommonServerOptions>>({
+    path: true,
+    server: true,
+    socketPath: true,
+    tls: true,
+    maxFrameSize: true,
+    allowedOrigins: true,
+    handshakeTimeout: true,
+    heartbeat: true,
+    compression: true,
+    subprotocols: true,
+    maxHeaderSize: true,
+    recovery: true,
+  }),
+];
 
 /** Events of {@link StormWebSocketServer}; listeners may be async and are awaited per session. */
 export type WebSocketServerEvents = ServerEvents<WsSession> & {
@@ -127,7 +146,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     void this.handleUpgrade(request, socket, head);
 
   constructor(private readonly options: WebSocketServerOptions = {}) {
-    super(options, 'ws');
+    super(options, 'ws', WS_SERVER_OPTION_KEYS);
     if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
       throw new InvalidOptionError('path', `expected a URL path starting with '/', got ${JSON.stringify(options.path)}`);
     }
@@ -208,6 +227,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       this.startHeartbeat();
       this.recovery?.start();
       this.markListening();
+      this.announceAttached(this.httpServer);
       return;
     }
     const onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
@@ -243,7 +263,11 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       else this.refuseHandshake(socket, DisconnectReason.ProtocolError, error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
     });
     this.httpServer = server;
-    await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.socketPath });
+    await this.bind(
+      server,
+      { host: this.options.host, port: this.options.port, path: this.options.socketPath },
+      { scheme: this.options.tls ? 'wss' : 'ws', path: this.options.path },
+    );
     this.startHeartbeat();
     this.recovery?.start();
   }
@@ -288,6 +312,31 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.metrics.rejectedConnections++;
     refuse(socket, status, message);
     this.reportRejected({ reason, status, remoteEndPoint: remoteEndPointOf(socket), message: message || undefined });
+  }
+
+  /** Logs where an attached server accepts connections: now if its HTTP server listens, else once it does. */
+  private announceAttached(server: http.Server | https.Server): void {
+    const path = this.options.path ?? '/ (every path)';
+    const announce = (): void => {
+      const address = server.address();
+      const where =
+        address === null
+          ? 'its HTTP server'
+          : typeof address === 'string'
+            ? `unix:${address}, path ${path}`
+            : `${server instanceof https.Server ? 'wss' : 'ws'}://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}${this.options.path ?? '/'}`;
+      this.logger.log(`${this.describe()} attached to an HTTP server, listening on ${where}`);
+    };
+    if (server.address() !== null) {
+      announce();
+      return;
+    }
+    this.logger.log(`${this.describe()} attached to an HTTP server at path ${path}; it accepts connections once that server listens`);
+    const onListening = (): void => {
+      server.off('listening', onListening);
+      announce();
+    };
+    server.on('listening', onListening);
   }
 
   private async handleUpgrade(request: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
@@ -367,7 +416,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       handshake: new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol),
     };
     const recovery = this.recovery;
-    const session = new WsSession(ws, socket, this, options, undefined, resumed?.detached.id);
+    // A resumed session keeps its id (SPEC §9.1).
+    const session = this.createSession(ws, socket, options, resumed?.detached.id);
     if (resumed !== undefined) {
       recovery!.resume(resumed.detached, session, resumed.count);
       this.resumeCounts.set(session, resumed.count);
@@ -381,6 +431,11 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     }
     this.addSession(session);
     session.start();
+  }
+
+  /** @internal Builds the session of an accepted connection; subclasses may return a subclass of `WsSession`. */
+  protected createSession(ws: WebSocket, socket: net.Socket, options: WsSessionOptions, id?: number): WsSession {
+    return new WsSession(ws, socket, this, options, undefined, id);
   }
 
   private startHeartbeat(): void {

@@ -1,4 +1,4 @@
-import { RpcException } from '@nestjs/microservices';
+import { RpcException } from '../nest-microservices.js';
 import type { StormLogger } from '../../core/logger.js';
 import { RESOLVED, type SessionBase } from '../../core/session/session.js';
 import type { StormSerializer } from '../wire/body-serializers.js';
