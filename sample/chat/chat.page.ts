@@ -66,8 +66,9 @@ export const CHAT_PAGE = `<!doctype html>
   };
   socket.on('connect', () => {
     if (socket.recovered) {                                   // same session, nothing missed: the replay follows
-      $('status').textContent = 'reconnected: session ' + socket.id + ' recovered, nothing lost';
+      log('reconnected: session ' + socket.id + ' recovered, nothing lost', 'notice');
       document.body.dataset.recovered = 'true';
+      if (joined) showRoom(joined.room, Number(document.body.dataset.members));
       enable(Boolean(joined));
       return;
     }
@@ -85,11 +86,8 @@ export const CHAT_PAGE = `<!doctype html>
   socket.on('disconnect', (info) => { $('status').textContent = 'disconnected (' + info.code + ')'; enable(false); });
   socket.on('reconnecting', (attempt, delay) => { $('status').textContent = 'reconnecting (attempt ' + attempt + ')…'; });
   socket.on('message', (m) => log(m.from + ': ' + m.text));
-  socket.on('notice', (n) => {
-    log(n.text + ' (' + n.members + ' here)', 'notice');
-    // Someone joined or left this room: the count in the status line changes too.
-    if (n.room === document.body.dataset.room) showRoom(n.room, n.members);
-  });
+  // The head count in the status line follows presence (below), which a blip does not change.
+  socket.on('notice', (n) => log(n.text + ' (' + n.members + ' here)', 'notice'));
   $('join-form').onsubmit = (e) => { e.preventDefault(); void join({ name: $('name').value, room: $('room').value }); };
   $('say-form').onsubmit = async (e) => {
     e.preventDefault();
