@@ -28,9 +28,9 @@ export { ConnectionMetrics } from './metrics/connection-metrics.js';
 export { ServerMetrics } from './metrics/server-metrics.js';
 export { METER_NAME } from './metrics/instruments.js';
 
+export { ListenError } from './server/listen.error.js';
 export {
   StormServer,
-  ListenError,
   type ServerEvents,
   type RejectedConnection,
   type RejectReason,

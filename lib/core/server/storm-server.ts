@@ -1,11 +1,12 @@
-import type { Server as NetServer, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { formatEndPoint, remoteEndPointOf, type EndPoint } from '../endpoint.js';
-import { StormError } from '../errors.js';
+import { InvalidStateError } from '../errors.js';
 import type { StormLogger } from '../logger.js';
 import type { ConnectionMiddleware } from '../middleware/connection-middleware.js';
 import { MiddlewarePipeline } from '../middleware/middleware-pipeline.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
-import { resolveServerOptions, type CommonServerOptions, type ResolvedServerOptions } from '../options.js';
+import { intOption, resolveServerOptions, type CommonServerOptions, type ResolvedServerOptions } from '../options.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
@@ -13,6 +14,9 @@ import { SessionManager } from '../session/session-manager.js';
 import type { SessionBase, SessionHost } from '../session/session.js';
 import type { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
+import { HandshakeTracker } from './handshake-tracker.js';
+import type { ServerListener } from './server-listener.js';
+import { rawSocketOf } from './tls-raw-socket.js';
 
 /** Why a connection was closed before it became a session. */
 export type RejectReason =
@@ -56,16 +60,10 @@ export interface ServerCloseOptions {
   timeout?: number;
 }
 
-/** Failure to bind: names the address and the cause. */
-export class ListenError extends StormError {
-  constructor(target: string, cause: NodeJS.ErrnoException) {
-    super('ERR_STORM_LISTEN', `Cannot listen on ${target}: ${cause.code ?? cause.message}`, { cause });
-  }
-}
-
 /**
- * What TCP and WebSocket servers share: sessions, groups, metrics, middleware, events, idle
- * checks and graceful shutdown. Transport specifics live in the subclasses.
+ * What TCP and WebSocket servers share: sessions, groups, metrics, middleware, events, one start
+ * path for own and attached listeners, connection limits, handshake clocks, idle checks and
+ * graceful shutdown. Transport specifics live in the subclasses.
  */
 export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>>
   extends AsyncEventEmitter<E>
@@ -83,18 +81,26 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   protected readonly config: ResolvedServerOptions;
   protected readonly logger: StormLogger;
   /** Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
-  protected readonly handshaking = new Set<Socket>();
+  protected readonly handshakes: HandshakeTracker;
+  private listener: ServerListener | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
-  protected listeningNow = false;
+  private listeningNow = false;
   private readonly closingSessions = new Set<Promise<void>>();
 
+  /**
+   * @param handshakeTimeout - the server's `handshakeTimeout` option (validated here, default 5000 ms)
+   */
   protected constructor(
     private readonly common: CommonServerOptions,
     transport: 'tcp' | 'ws',
+    handshakeTimeout: number | undefined,
   ) {
     super((event, error, args) => this.listenerFailed(event, error, args));
     this.config = resolveServerOptions(common);
+    this.handshakes = new HandshakeTracker(intOption('handshakeTimeout', handshakeTimeout, 5000, 1), (socket) =>
+      this.rejectSocket(socket, DisconnectReason.HandshakeTimeout),
+    );
     this.logger = this.config.logger;
     this.groups = common.groups ?? new SessionGroups();
     const attributes: Record<string, string> = { 'stormsocket.transport': transport };
@@ -132,12 +138,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
 
   /** The bound TCP port (useful with `port: 0`), or `undefined` for Unix sockets and before `listen()`. */
   get port(): number | undefined {
-    const address = this.netServer?.address();
-    return typeof address === 'object' && address !== null ? address.port : undefined;
+    return this.listener?.port;
   }
-
-  /** The listener, once `listen()` has created it. */
-  protected abstract get netServer(): NetServer | undefined;
 
   /** Adds connection middleware; hooks run in the order added (`onDisconnected` in reverse). */
   useMiddleware(middleware: ConnectionMiddleware): this {
@@ -150,31 +152,66 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     return this.sessions.broadcast(data, options);
   }
 
-  /** Binds a listener and resolves once connections are accepted. */
-  protected async bind(server: NetServer, target: { host?: string; port?: number; path?: string }): Promise<void> {
-    await this.common.backplane?.ready?.();
-    const where =
-      target.path !== undefined ? `unix:${target.path}` : `${target.host ?? '0.0.0.0'}:${target.port ?? 0}`;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void => reject(new ListenError(where, error));
-      server.once('error', onError);
-      const done = (): void => {
-        server.off('error', onError);
-        resolve();
-      };
-      if (target.path !== undefined) server.listen({ path: target.path, backlog: this.common.backlog }, done);
-      else
-        server.listen(
-          { host: target.host, port: target.port ?? 0, backlog: this.common.backlog, ipv6Only: this.common.ipv6Only },
-          done,
-        );
-    });
-    server.on('error', (error) => this.reportError(undefined, error));
+  /**
+   * The one start path of every server, own listener or attached: waits for the backplane, starts
+   * the listener, then the metrics and idle checks, and reports `listening`. A listener that fails
+   * to start leaves the server unstarted, so `listen()` may be called again.
+   */
+  protected async start(listener: ServerListener): Promise<void> {
+    this.assertNotStarted();
+    this.listener = listener;
+    try {
+      await this.common.backplane?.ready?.();
+      await listener.start();
+    } catch (error) {
+      this.listener = undefined;
+      throw error;
+    }
     this.listeningNow = true;
     this.metrics.attach(this.common.meterProvider);
     this.startIdleChecks();
-    this.logger.log(`${this.constructor.name} listening on ${where}`);
+    this.logger.log(`${this.constructor.name} listening on ${listener.description}`);
     void this.fire('listening');
+  }
+
+  /** Throws if `listen()` already ran. */
+  protected assertNotStarted(): void {
+    if (this.listener !== undefined) {
+      throw new InvalidStateError('listen() was called on a server that is already listening');
+    }
+  }
+
+  /** Applies the `noDelay` / `keepAlive` socket options to an accepted connection. */
+  protected tuneSocket(socket: Socket): void {
+    if (this.config.noDelay) socket.setNoDelay(true);
+    if (this.config.keepAlive) socket.setKeepAlive(true, this.config.keepAliveInitialDelay);
+  }
+
+  /**
+   * Tracks TLS handshakes of an own TLS listener: limits and the handshake clock start on the raw
+   * socket ('connection', before TLS); `secured` gets the TLS socket and when its handshake started.
+   */
+  protected trackTlsHandshakes(server: TlsServer, secured: (socket: TLSSocket, startedAt: number) => void): void {
+    server.prependListener('connection', (raw: Socket) => {
+      if (this.admitConnection(raw)) this.handshakes.track(raw);
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const raw = rawSocketOf(socket);
+      const startedAt = raw === undefined ? undefined : this.handshakes.untrack(raw);
+      if (startedAt === undefined) socket.destroy(); // already rejected (limit, clock or shutdown)
+      else secured(socket, startedAt);
+    });
+    server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+      const raw = rawSocketOf(socket) ?? socket;
+      if (!this.handshakes.has(raw)) {
+        socket.destroy(); // already rejected (e.g. by the handshake clock)
+        return;
+      }
+      const timedOut = error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
+      this.rejectSocket(raw, timedOut ? DisconnectReason.HandshakeTimeout : DisconnectReason.ProtocolError, {
+        message: error.message,
+      });
+    });
   }
 
   /** Whether another connection may start its handshake; counts sessions plus handshakes. */
@@ -183,7 +220,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       this.rejectSocket(socket, 'ShuttingDown');
       return false;
     }
-    if (this.sessions.count + this.handshaking.size >= this.config.maxConnections) {
+    if (this.sessions.count + this.handshakes.size >= this.config.maxConnections) {
       this.rejectSocket(socket, 'MaxConnections');
       return false;
     }
@@ -193,7 +230,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** Drops a connection that will not become a session and reports it. */
   protected rejectSocket(socket: Socket, reason: RejectReason, extra?: { status?: number; message?: string }): void {
     const remoteEndPoint = remoteEndPointOf(socket);
-    this.handshaking.delete(socket);
+    this.handshakes.untrack(socket);
     socket.destroy();
     this.metrics.rejectedConnections++;
     this.reportRejected({ reason, remoteEndPoint, ...extra });
@@ -316,12 +353,9 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   private async shutdown(timeout: number): Promise<void> {
-    const server = this.netServer;
-    const stopped = server?.listening
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
+    const stopped = this.listener?.stop() ?? Promise.resolve();
     this.listeningNow = false;
-    for (const socket of this.handshaking) this.rejectSocket(socket, 'ShuttingDown');
+    for (const socket of this.handshakes.sockets()) this.rejectSocket(socket, 'ShuttingDown');
     await this.closeTransport();
     const sessions = this.sessions.all;
     const deadline = new Promise<void>((resolve) => {
@@ -353,7 +387,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     return session.terminate(DisconnectReason.GoingAway);
   }
 
-  /** Transport hook run at the start of shutdown (e.g. stop the WebSocket upgrade handler). */
+  /** Transport hook run at the start of shutdown (e.g. stop the WebSocket heartbeat). */
   protected closeTransport(): Promise<void> {
     return Promise.resolve();
   }
