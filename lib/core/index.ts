@@ -9,10 +9,9 @@ export { DisconnectReason } from './session/disconnect-reason.js';
 export { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
 export { SessionKey } from './session/session-key.js';
 export type { Session, CloseOptions } from './session/session.js';
-export { SessionBase } from './session/session.js';
-export { OutgoingMessage } from './session/outgoing-message.js';
 export { SessionManager } from './session/session-manager.js';
-export { SessionGroups, type BroadcastOptions, type BroadcastExclude } from './session/session-groups.js';
+export { SessionGroups } from './session/session-groups.js';
+export type { BroadcastOptions, BroadcastExclude } from './session/delivery.js';
 export type { BroadcastRelay } from './session/broadcast-relay.js';
 
 export type { MessageFramer, FrameDecoder, FrameWriter, FramerOptions } from './framing/message-framer.js';

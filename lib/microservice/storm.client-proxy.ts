@@ -6,7 +6,7 @@ import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
 import type { StormLogger } from '../core/logger.js';
 import { ConnectionState } from '../core/session/connection-state.js';
 import type { DisconnectReason } from '../core/session/disconnect-reason.js';
-import { RESOLVED } from '../core/session/session.js';
+import { RESOLVED } from '../core/util/resolved.js';
 import { StormTcpClient } from '../core/tcp/storm-tcp-client.js';
 import { StormWebSocketClient } from '../core/ws/storm-websocket-client.js';
 import type { WsMessage } from '../core/ws/ws-message.js';

@@ -5,7 +5,7 @@ import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
 import type { StormLogger } from '../core/logger.js';
 import type { RejectedConnection } from '../core/server/storm-server.js';
 import { DisconnectReason } from '../core/session/disconnect-reason.js';
-import type { Session, SessionBase } from '../core/session/session.js';
+import type { Session } from '../core/session/session.js';
 import type { StormTcpServer } from '../core/tcp/storm-tcp-server.js';
 import type { TcpSession } from '../core/tcp/tcp-session.js';
 import type { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
@@ -86,12 +86,12 @@ export class StormTransport
   private readonly connectionSettings: RpcConnectionSettings;
   private readonly coreLogger: StormLogger;
   private readonly listeners: [keyof StormTransportEvents, AnyListener][] = [];
-  private readonly connections = new Map<SessionBase, RpcConnection>();
+  private readonly connections = new Map<Session, RpcConnection>();
   private readonly defaultStartHook = this.onProcessingStartHook;
   private readonly noHandlerBody: EncodedBody;
   private core: CoreServer | undefined;
   private closing: Promise<void> | undefined;
-  private lastSession: SessionBase | undefined;
+  private lastSession: Session | undefined;
   private lastConnection: RpcConnection | undefined;
 
   /** Validates the options (errors name the bad option); the server starts in `listen()`. */
@@ -176,7 +176,7 @@ export class StormTransport
 
   private createCore(): CoreServer {
     const options = coreServerOptions(this.options);
-    const drain = (session: SessionBase): Promise<void> | undefined => this.connections.get(session)?.whenIdle();
+    const drain = (session: Session): Promise<void> | undefined => this.connections.get(session)?.whenIdle();
     let core: CoreServer;
     if (this.settings.transport === 'ws') {
       const ws = new StormRpcWebSocketServer({ ...(options as Omit<StormWsTransportOptions, 'transport'>), logger: this.coreLogger }, drain);
@@ -199,12 +199,12 @@ export class StormTransport
       core = tcp;
     }
     const emitter = core as Emitter;
-    emitter.on('disconnected', (session: SessionBase) => this.forget(session));
+    emitter.on('disconnected', (session: Session) => this.forget(session));
     for (const [event, listener] of this.listeners) emitter.on(event, listener);
     return core;
   }
 
-  private connectionOf(session: SessionBase): RpcConnection {
+  private connectionOf(session: Session): RpcConnection {
     if (session === this.lastSession) return this.lastConnection!;
     let connection = this.connections.get(session);
     if (connection === undefined) {
@@ -216,7 +216,7 @@ export class StormTransport
     return connection;
   }
 
-  private forget(session: SessionBase): void {
+  private forget(session: Session): void {
     const connection = this.connections.get(session);
     if (connection === undefined) return;
     connection.dispose();
@@ -225,7 +225,7 @@ export class StormTransport
   }
 
   /** Handles one frame. Returns a promise only when the connection must stop reading (`maxInFlight`). */
-  private dispatch(session: SessionBase, frame: Buffer): Promise<void> | undefined {
+  private dispatch(session: Session, frame: Buffer): Promise<void> | undefined {
     const connection = this.connectionOf(session);
     const reader = connection.reader;
     const problem = reader.read(frame);

@@ -1,13 +1,10 @@
-import { isPromiseLike } from '../util/async-events.js';
+import { asBuffer } from '../util/as-buffer.js';
+import { isPromiseLike } from '../util/resolved.js';
 import type { DisconnectReason } from '../session/disconnect-reason.js';
 import type { Session } from '../session/session.js';
 import type { ConnectionMiddleware, MiddlewareData } from './connection-middleware.js';
 
 type DataHook = (session: Session, data: Buffer) => MiddlewareData | Promise<MiddlewareData>;
-
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-}
 
 function runData(
   hooks: readonly DataHook[],
@@ -20,11 +17,11 @@ function runData(
     const result = hooks[i]!(session, current);
     if (isPromiseLike(result)) {
       return Promise.resolve(result).then((value) =>
-        value === null || value === undefined ? null : runData(hooks, i + 1, session, toBuffer(value)),
+        value === null || value === undefined ? null : runData(hooks, i + 1, session, asBuffer(value)),
       );
     }
     if (result === null || result === undefined) return null;
-    current = toBuffer(result);
+    current = asBuffer(result);
   }
   return current;
 }
@@ -75,7 +72,7 @@ export class MiddlewarePipeline {
 
   /** Runs `onDataSending` hooks; synchronous unless a hook returns a promise. */
   sending(session: Session, data: Uint8Array): Buffer | null | Promise<Buffer | null> {
-    return runData(this.senders, 0, session, toBuffer(data));
+    return runData(this.senders, 0, session, asBuffer(data));
   }
 
   /** Runs `onConnected` hooks in order. */

@@ -11,8 +11,10 @@ import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
 import { SessionManager } from '../session/session-manager.js';
-import type { SessionBase, SessionHost } from '../session/session.js';
-import type { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
+import type { Session } from '../session/session.js';
+import type { SessionBase } from '../session/session-base.js';
+import type { SessionLimits, SessionSink } from '../session/session-host.js';
+import { toError } from '../util/to-error.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
 import { HandshakeTracker } from './handshake-tracker.js';
 import type { ServerListener } from './server-listener.js';
@@ -67,7 +69,7 @@ export interface ServerCloseOptions {
  */
 export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>>
   extends AsyncEventEmitter<E>
-  implements SessionHost
+  implements SessionSink
 {
   /** The open sessions of this server. */
   readonly sessions = new SessionManager<S>();
@@ -80,6 +82,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal */
   protected readonly config: ResolvedServerOptions;
   protected readonly logger: StormLogger;
+  /** What this server's sessions obey. */
+  protected readonly sessionLimits: SessionLimits;
   /** Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
   protected readonly handshakes: HandshakeTracker;
   private listener: ServerListener | undefined;
@@ -110,25 +114,15 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       this.groups.useBackplane(common.backplane);
       this.sessions.useBackplane(common.backplane, common.name ?? transport);
     }
-  }
-
-  /** @internal */
-  readonly localCloseReason = DisconnectReason.ClosedByServer;
-  /** @internal */
-  get serverMetrics(): ServerMetrics {
-    return this.metrics;
-  }
-  /** @internal */
-  get slowConsumerPolicy(): SlowConsumerPolicy {
-    return this.config.slowConsumerPolicy;
-  }
-  /** @internal */
-  get maxPendingSendBytes(): number {
-    return this.config.maxPendingSendBytes;
-  }
-  /** @internal */
-  get maxPendingReceiveBytes(): number {
-    return this.config.maxPendingReceiveBytes;
+    this.sessionLimits = {
+      slowConsumerPolicy: this.config.slowConsumerPolicy,
+      maxPendingSendBytes: this.config.maxPendingSendBytes,
+      maxPendingReceiveBytes: this.config.maxPendingReceiveBytes,
+      localCloseReason: DisconnectReason.ClosedByServer,
+      middleware: this.middleware,
+      groups: this.groups,
+      serverMetrics: this.metrics,
+    };
   }
 
   /** Whether the server accepts connections. */
@@ -250,21 +244,21 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   /** @internal */
-  sessionOpened(session: SessionBase): Promise<void> | undefined {
+  sessionOpened(session: Session): Promise<void> | undefined {
     const s = session as S;
     const hooks = this.middleware.connected(s);
     if (hooks === undefined) return this.fire('connected', s);
     return hooks.then(
       () => this.fire('connected', s),
-      (error: unknown) => this.sessionError(s, error instanceof Error ? error : new Error(String(error))),
+      (error: unknown) => this.sessionError(s, toError(error)),
     );
   }
 
   /** @internal */
-  abstract sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined;
+  abstract sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined;
 
   /** @internal */
-  sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined {
+  sessionClosed(session: Session, reason: DisconnectReason): Promise<void> | undefined {
     const s = session as S;
     this.metrics.activeConnections--;
     this.metrics.recordConnectionDuration(Date.now() - s.metrics.connectedAt);
@@ -273,7 +267,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       hooks === undefined
         ? this.fire('disconnected', s, reason)
         : hooks
-            .catch((error: unknown) => this.sessionError(s, error instanceof Error ? error : new Error(String(error))))
+            .catch((error: unknown) => this.sessionError(s, toError(error)))
             .then(() => this.fire('disconnected', s, reason));
     if (done === undefined) {
       this.forget(s);
@@ -297,7 +291,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   /** @internal */
-  sessionError(session: SessionBase, error: Error): void {
+  sessionError(session: Session, error: Error): void {
     this.reportError(session as S, error);
   }
 
@@ -314,7 +308,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
 
   /** Handles a listener that threw or rejected: reported on `error` (the session stays up). */
   protected listenerFailed(event: keyof E, error: unknown, args: unknown[]): void {
-    const err = error instanceof Error ? error : new Error(String(error));
+    const err = toError(error);
     if (event === 'error' || event === 'rejected' || event === 'listening' || event === 'close') {
       this.logger.error(`A '${String(event)}' listener failed: ${err.message}`);
       return;

@@ -6,7 +6,7 @@ import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
 import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, portOption, stringOption, tlsOption } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { SessionBase } from '../session/session.js';
+import type { Session } from '../session/session.js';
 import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
 
 /** Options of {@link StormTcpClient}. */
@@ -102,7 +102,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
         cleanup();
         if (this.noDelay) socket.setNoDelay(true);
         if (this.keepAlive) socket.setKeepAlive(true, this.keepAliveInitialDelay);
-        resolve(new TcpSession(socket, this, this.sessionOptions, this.metrics));
+        resolve(new TcpSession(socket, this.sessionLimits, this, this.sessionOptions, this.metrics));
       };
       function cleanup(): void {
         clearTimeout(timer);
@@ -122,7 +122,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
   }
 
   /** @internal */
-  sessionMessage(_session: SessionBase, data: Buffer): Promise<void> | undefined {
+  sessionMessage(_session: Session, data: Buffer): Promise<void> | undefined {
     return this.emit('data', data);
   }
 }

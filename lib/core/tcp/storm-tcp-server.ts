@@ -5,7 +5,7 @@ import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
 import { tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { SessionBase } from '../session/session.js';
+import type { Session } from '../session/session.js';
 import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type ServerEvents } from '../server/storm-server.js';
 import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
@@ -95,13 +95,13 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
 
   private startSession(socket: net.Socket): void {
     this.tuneSocket(socket);
-    const session = new TcpSession(socket, this, this.sessionOptions);
+    const session = new TcpSession(socket, this.sessionLimits, this, this.sessionOptions);
     this.addSession(session);
     session.start();
   }
 
   /** @internal */
-  sessionMessage(session: SessionBase, data: Buffer): Promise<void> | undefined {
+  sessionMessage(session: Session, data: Buffer): Promise<void> | undefined {
     return this.emit('data', session as TcpSession, data);
   }
 }

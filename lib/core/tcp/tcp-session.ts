@@ -5,7 +5,9 @@ import type { FrameDecoder, MessageFramer } from '../framing/message-framer.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import { SessionBase, type CloseOptions, type SessionHost } from '../session/session.js';
+import type { CloseOptions } from '../session/session.js';
+import { SessionBase } from '../session/session-base.js';
+import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from './outbound-batch.js';
 
 /** How long a connection closed for bad input may take to flush before it is dropped, in ms. */
@@ -42,11 +44,12 @@ export class TcpSession extends SessionBase {
   constructor(
     /** The underlying socket (a `tls.TLSSocket` on TLS servers), for what the session API does not cover. */
     readonly socket: Socket,
-    host: SessionHost,
+    limits: SessionLimits,
+    sink: SessionSink,
     private readonly options: TcpSessionOptions,
     metrics?: ConnectionMetrics,
   ) {
-    super(host, metrics);
+    super(limits, sink, metrics);
     this.remoteEndPoint = remoteEndPointOf(socket, options.unixPath);
     this.decoder = options.framer.createDecoder(options.maxMessageSize);
     this.out = new OutboundBatch(socket, () => this.drained());
@@ -56,7 +59,7 @@ export class TcpSession extends SessionBase {
     return this.socket.writableLength + this.out.pendingBytes;
   }
 
-  protected get socketPendingBytes(): number {
+  get socketPendingBytes(): number {
     return this.socket.writableLength;
   }
 
@@ -71,14 +74,14 @@ export class TcpSession extends SessionBase {
     this.open();
   }
 
-  protected writeMessage(data: Buffer): void {
+  writeMessage(data: Buffer): void {
     this.options.framer.encode(data, this.out);
   }
 
   private onData(chunk: Buffer): void {
     const length = chunk.length;
     this.metrics.bytesReceived += length;
-    const server = this.host.serverMetrics;
+    const server = this.limits.serverMetrics;
     if (server !== undefined) server.bytesReceivedTotal += length;
     if (this.state !== ConnectionState.Connected) return;
     const before = this.metrics.messagesReceived;
@@ -132,7 +135,7 @@ export class TcpSession extends SessionBase {
     this.armLinger(this.options.closeTimeout);
   }
 
-  protected flushWrites(): void {
+  flushWrites(): void {
     this.out.flush();
   }
 
@@ -140,11 +143,11 @@ export class TcpSession extends SessionBase {
     this.socket.destroy();
   }
 
-  protected pauseReading(): void {
+  pauseReading(): void {
     this.socket.pause();
   }
 
-  protected resumeReading(): void {
+  resumeReading(): void {
     this.socket.resume();
   }
 }

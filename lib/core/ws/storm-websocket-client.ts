@@ -7,7 +7,7 @@ import { remoteEndPointOf } from '../endpoint.js';
 import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError } from '../errors.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, intOption, tlsOption } from '../options.js';
-import type { CloseOptions, SessionBase } from '../session/session.js';
+import type { CloseOptions, Session } from '../session/session.js';
 import { WsSession } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import { resolveCompression, resolveHeartbeat, type CompressionOptions, type HeartbeatOptions, type ResolvedHeartbeat } from './ws-options.js';
@@ -166,6 +166,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
           new WsSession(
             ws,
             raw,
+            this.sessionLimits,
             this,
             {
               role: 'client',
@@ -210,7 +211,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
   }
 
   /** @internal */
-  sessionMessage(_session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
+  sessionMessage(_session: Session, data: Buffer, isText: boolean): Promise<void> | undefined {
     if (!this.hasListeners('message')) return undefined;
     return this.emit('message', new WsMessage(data, isText));
   }

@@ -7,7 +7,8 @@ import { remoteEndPointOf } from '../endpoint.js';
 import { InvalidOptionError } from '../errors.js';
 import { intOption, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { SessionBase } from '../session/session.js';
+import { toError } from '../util/to-error.js';
+import type { Session } from '../session/session.js';
 import { AttachedListener } from '../server/attached-listener.js';
 import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
@@ -257,7 +258,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       compressionThreshold: this.compressionThreshold,
       handshake: new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol),
     };
-    const session = new WsSession(ws, socket, this, options);
+    const session = new WsSession(ws, socket, this.sessionLimits, this, options);
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
       const guard = new FrameSizeGuard(this.maxFrameSize, () => session.fail(DisconnectReason.MessageTooBig));
@@ -287,7 +288,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       super.listenerFailed(event, error, args);
       return;
     }
-    const err = error instanceof Error ? error : new Error(String(error));
+    const err = toError(error);
     const context = args[0] as WsHandshakeContext;
     context.reject(httpStatusOf(error) ?? 500);
     this.metrics.errorCount++;
@@ -296,7 +297,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   /** @internal */
-  sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
+  sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined {
     if (!this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));
   }

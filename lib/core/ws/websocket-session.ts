@@ -6,7 +6,9 @@ import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { OutgoingMessage } from '../session/outgoing-message.js';
-import { SessionBase, type CloseOptions, type Session, type SessionHost } from '../session/session.js';
+import type { CloseOptions, Session } from '../session/session.js';
+import { SessionBase } from '../session/session-base.js';
+import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from '../tcp/outbound-batch.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
@@ -181,11 +183,12 @@ export class WsSession extends SessionBase implements WebSocketSession {
     readonly ws: WebSocket,
     /** The underlying socket. */
     readonly socket: Socket,
-    host: SessionHost,
+    limits: SessionLimits,
+    sink: SessionSink,
     private readonly options: WsSessionOptions,
     metrics?: ConnectionMetrics,
   ) {
-    super(host, metrics);
+    super(limits, sink, metrics);
     this.remoteEndPoint = options.remoteEndPoint;
     this.handshake = options.handshake;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
@@ -198,7 +201,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
     return this.ws.bufferedAmount + (this.out?.pendingBytes ?? 0);
   }
 
-  protected get socketPendingBytes(): number {
+  get socketPendingBytes(): number {
     return this.ws.bufferedAmount;
   }
 
@@ -215,7 +218,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
         : Buffer.isBuffer(text)
           ? text
           : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
-    return this.sendInternal(data, true, undefined);
+    return this.outbound.send(data, true);
   }
 
   /** @internal Wires the connection and opens the session. */
@@ -238,13 +241,11 @@ export class WsSession extends SessionBase implements WebSocketSession {
 
   /** @internal */
   handleError(error: Error & { code?: string }): void {
-    this.pendingReason ??= reasonForWsError(error);
     // `ws` has already sent its Close frame (1002/1007/1009): the session is closing, so a later
     // close request (frame-size guard, idle timer, middleware) must not overwrite the reason.
-    if (this.state === ConnectionState.Connected) {
-      this.state = ConnectionState.Closing;
-      this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
-    }
+    const wasOpen = this.state === ConnectionState.Connected;
+    this.lifecycle.beginDestroy(reasonForWsError(error));
+    if (wasOpen) this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
     this.reportError(error);
   }
 
@@ -278,11 +279,11 @@ export class WsSession extends SessionBase implements WebSocketSession {
   /** @internal */
   countReceived(length: number): void {
     this.metrics.bytesReceived += length;
-    const server = this.host.serverMetrics;
+    const server = this.limits.serverMetrics;
     if (server !== undefined) server.bytesReceivedTotal += length;
   }
 
-  protected writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
+  writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
     const ws = this.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     if (!this.batching) {
@@ -318,7 +319,8 @@ export class WsSession extends SessionBase implements WebSocketSession {
     // The peer's Close frame (or FIN) must be read to finish the handshake, even when reading was
     // paused (server shutdown quiesces sessions; receive backpressure). Later data messages are dropped.
     this.ws.resume();
-    const code = options.code ?? (this.pendingReason === undefined ? 1000 : (CLOSE_CODES[this.pendingReason] ?? 1000));
+    const requested = this.lifecycle.requestedReason;
+    const code = options.code ?? (requested === undefined ? 1000 : (CLOSE_CODES[requested] ?? 1000));
     try {
       this.ws.close(code, options.reason);
     } catch (error) {
@@ -330,7 +332,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
   }
 
   /** @internal Hands batched writes to the socket now. */
-  override flushWrites(): void {
+  flushWrites(): void {
     this.out?.flush();
   }
 
@@ -339,11 +341,11 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.ws.terminate();
   }
 
-  protected pauseReading(): void {
+  pauseReading(): void {
     this.ws.pause();
   }
 
-  protected resumeReading(): void {
+  resumeReading(): void {
     this.ws.resume();
   }
 }

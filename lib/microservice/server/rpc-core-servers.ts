@@ -1,11 +1,11 @@
-import type { SessionBase } from '../../core/session/session.js';
+import type { Session } from '../../core/session/session.js';
 import { StormTcpServer, type TcpServerOptions } from '../../core/tcp/storm-tcp-server.js';
 import type { TcpSession } from '../../core/tcp/tcp-session.js';
 import { StormWebSocketServer, type WebSocketServerOptions } from '../../core/ws/storm-websocket-server.js';
 import type { WsSession } from '../../core/ws/websocket-session.js';
 
 /** Resolves once a session has no request in flight, or returns `undefined` when it has none. */
-export type DrainHook = (session: SessionBase) => Promise<void> | undefined;
+export type DrainHook = (session: Session) => Promise<void> | undefined;
 
 /**
  * @internal The core TCP server with one addition for RPC: during graceful close, after a

@@ -1,4 +1,4 @@
-import { isPromiseLike } from '../../core/util/async-events.js';
+import { isPromiseLike } from '../../core/util/resolved.js';
 import { StormRpcProtocolError } from '../storm-rpc.errors.js';
 import { JsonBodyDeserializer, JsonBodySerializer, type StormDeserializer, type StormSerializer } from './body-serializers.js';
 import { FrameFlags, type FrameKind } from './frame-kind.js';

@@ -1,0 +1,230 @@
+import type { EndPoint } from '../endpoint.js';
+import { ConnectionMetrics } from '../metrics/connection-metrics.js';
+import { asBuffer } from '../util/as-buffer.js';
+import { isPromiseLike } from '../util/resolved.js';
+import { toError } from '../util/to-error.js';
+import { ConnectionState } from './connection-state.js';
+import { DisconnectReason } from './disconnect-reason.js';
+import { kDeliver, type DeliveryTarget } from './delivery.js';
+import { InboundQueue, type InboundOwner } from './inbound-queue.js';
+import { OutboundGate, type OutboundOwner } from './outbound-gate.js';
+import type { OutgoingMessage } from './outgoing-message.js';
+import type { CloseOptions, Session } from './session.js';
+import type { SessionKey } from './session-key.js';
+import type { SessionLimits, SessionSink } from './session-host.js';
+import { SessionLifecycle } from './session-lifecycle.js';
+
+let lastSessionId = 0;
+
+/**
+ * The transport-independent half of the engine's sessions, composed of an {@link InboundQueue}
+ * (ordered dispatch, read pausing), an {@link OutboundGate} (send middleware, slow-consumer
+ * policy, drain) and a {@link SessionLifecycle} (close reasons, `closed`). `TcpSession` and
+ * `WsSession` add the socket by implementing the abstract transport methods.
+ *
+ * @internal
+ */
+export abstract class SessionBase implements Session, DeliveryTarget, InboundOwner, OutboundOwner {
+  readonly id = ++lastSessionId;
+  readonly metrics: ConnectionMetrics;
+  /** When application data last arrived, in ms since the epoch (for `idleTimeout`). */
+  lastReceiveAt = Date.now();
+  protected readonly lifecycle = new SessionLifecycle();
+  protected readonly inbound: InboundQueue;
+  protected readonly outbound: OutboundGate;
+  // Created on first use: an idle session should cost little memory.
+  private itemMap: Map<string, unknown> | undefined;
+
+  protected constructor(
+    /** What this session obeys (shared by the sessions of one server or client). */
+    readonly limits: SessionLimits,
+    /** Where this session reports. */
+    protected readonly sink: SessionSink,
+    metrics?: ConnectionMetrics,
+  ) {
+    this.metrics = metrics ?? new ConnectionMetrics();
+    this.inbound = new InboundQueue(this, limits.maxPendingReceiveBytes);
+    this.outbound = new OutboundGate(this);
+  }
+
+  abstract readonly remoteEndPoint: EndPoint | undefined;
+
+  /** Bytes accepted for sending but not yet handed to the operating system. */
+  abstract get pendingSendBytes(): number;
+
+  /** The part of {@link pendingSendBytes} already handed to the socket (not in this turn's batch). */
+  abstract get socketPendingBytes(): number;
+
+  get state(): ConnectionState {
+    return this.lifecycle.state;
+  }
+
+  get disconnectReason(): DisconnectReason {
+    return this.lifecycle.disconnectReason;
+  }
+
+  /** Resolves once the transport has closed. */
+  get closed(): Promise<void> {
+    return this.lifecycle.closed;
+  }
+
+  get isBackpressured(): boolean {
+    return this.outbound.isBackpressured;
+  }
+
+  /** Per-session user data. */
+  get items(): Map<string, unknown> {
+    return (this.itemMap ??= new Map());
+  }
+
+  get groups(): ReadonlySet<string> {
+    return this.limits.groups.groupsOf(this);
+  }
+
+  get<T>(key: SessionKey<T>): T | undefined {
+    return this.itemMap?.get(key.name) as T | undefined;
+  }
+
+  set<T>(key: SessionKey<T>, value: T): void {
+    this.items.set(key.name, value);
+  }
+
+  joinGroup(group: string): void {
+    this.limits.groups.add(group, this);
+  }
+
+  leaveGroup(group: string): void {
+    this.limits.groups.remove(group, this);
+  }
+
+  send(data: Uint8Array, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return this.outbound.send(asBuffer(data), false);
+  }
+
+  close(options?: CloseOptions): Promise<void> {
+    return this.terminate(this.limits.localCloseReason, options);
+  }
+
+  terminate(reason: DisconnectReason, options: CloseOptions = {}): Promise<void> {
+    if (!this.lifecycle.beginClose(reason)) return this.closed;
+    const { signal } = options;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.destroy(reason);
+        return this.closed;
+      }
+      const onAbort = (): void => this.destroy(reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      void this.closed.then(() => signal.removeEventListener('abort', onAbort));
+    }
+    this.closeTransport(options);
+    return this.closed;
+  }
+
+  abort(): void {
+    if (this.lifecycle.state === ConnectionState.Closed) return;
+    this.inbound.clear();
+    this.destroy(DisconnectReason.Aborted);
+  }
+
+  /** Drops the connection at once; the first recorded reason wins. */
+  destroy(reason: DisconnectReason): void {
+    if (this.lifecycle.beginDestroy(reason)) this.destroyTransport();
+  }
+
+  [kDeliver](message: OutgoingMessage): Promise<void> | undefined {
+    return this.outbound.deliver(message);
+  }
+
+  /** Stops reading and resolves once every queued message has been handled. */
+  quiesce(): Promise<void> {
+    return this.inbound.quiesce();
+  }
+
+  /** Whether a handler is running or messages wait for one. */
+  get isDispatching(): boolean {
+    return this.inbound.isDispatching;
+  }
+
+  /** Runs receive middleware, then the application's handler (the inbound queue calls this in order). */
+  dispatch(data: Buffer, isText: boolean): Promise<void> | undefined {
+    const middleware = this.limits.middleware;
+    if (middleware.hasReceivers) {
+      let transformed: Buffer | null | Promise<Buffer | null>;
+      try {
+        transformed = middleware.received(this, data);
+      } catch (error) {
+        this.sink.sessionError(this, toError(error));
+        return undefined;
+      }
+      if (isPromiseLike(transformed)) {
+        return transformed.then(
+          (value) => (value === null ? this.outbound.countDropped() : this.sink.sessionMessage(this, value, isText)),
+          (error: unknown) => this.sink.sessionError(this, toError(error)),
+        );
+      }
+      if (transformed === null) {
+        this.outbound.countDropped();
+        return undefined;
+      }
+      data = transformed;
+    }
+    return this.sink.sessionMessage(this, data, isText);
+  }
+
+  /** Runs `onDisconnected` and `disconnected` (once queued messages have been handled). */
+  finishClose(): void {
+    const done = this.sink.sessionClosed(this, this.lifecycle.disconnectReason);
+    if (done !== undefined) void done.catch(() => undefined);
+  }
+
+  /** Transports call this when the socket drained; wakes `wait`-policy senders. */
+  protected drained(): void {
+    this.outbound.drained();
+  }
+
+  /** Transports call this once the session is ready; runs `onConnected` and `connected` before any message. */
+  protected open(): void {
+    this.lifecycle.open();
+    this.metrics.connectedAt = Date.now();
+    this.inbound.start(this.sink.sessionOpened(this));
+  }
+
+  /** Transports call this for every received message, in order. */
+  protected receive(data: Buffer, isText: boolean): void {
+    if (this.lifecycle.state !== ConnectionState.Connected) return;
+    this.metrics.messagesReceived++;
+    const server = this.limits.serverMetrics;
+    if (server !== undefined) server.messagesReceived++;
+    this.inbound.push(data, isText);
+  }
+
+  /**
+   * Transports call this once the socket has closed. Queued messages are still dispatched, then
+   * `onDisconnected` and `disconnected` run.
+   */
+  protected transportClosed(fallback: DisconnectReason): void {
+    if (!this.lifecycle.finish(fallback)) return;
+    this.outbound.release();
+    if (!this.inbound.deferClose()) this.finishClose();
+  }
+
+  /** Reports an error thrown by a hook of this session to the owner. */
+  protected reportError(error: unknown): void {
+    this.sink.sessionError(this, toError(error));
+  }
+
+  /** Frames and queues one message on the socket. */
+  abstract writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void;
+  /** Stops reading from the socket (flow control pushes back on the peer). */
+  abstract pauseReading(): void;
+  /** Resumes reading. */
+  abstract resumeReading(): void;
+  /** Hands batched writes to the socket now. */
+  abstract flushWrites(): void;
+  /** Flushes and closes gracefully, then calls `transportClosed`. */
+  protected abstract closeTransport(options: CloseOptions): void;
+  /** Closes at once, then calls `transportClosed`. */
+  protected abstract destroyTransport(): void;
+}
