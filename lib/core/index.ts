@@ -20,7 +20,6 @@ export { LengthPrefixFramer } from './framing/length-prefix-framer.js';
 export { DelimiterFramer, type DelimiterFramerOptions } from './framing/delimiter-framer.js';
 
 export type { ConnectionMiddleware, MiddlewareData } from './middleware/connection-middleware.js';
-export { MiddlewarePipeline } from './middleware/middleware-pipeline.js';
 export { RateLimitMiddleware, type RateLimitOptions } from './middleware/rate-limit.middleware.js';
 
 export { ConnectionMetrics } from './metrics/connection-metrics.js';
@@ -40,7 +39,7 @@ export type { ReconnectOptions } from './client/reconnect-policy.js';
 
 export { StormTcpServer, type TcpServerOptions, type TcpServerEvents } from './tcp/storm-tcp-server.js';
 export { StormTcpClient, type TcpClientOptions, type TcpClientEvents } from './tcp/storm-tcp-client.js';
-export { TcpSession } from './tcp/tcp-session.js';
+export type { TcpSession } from './tcp/tcp-session.js';
 
 export type { CommonServerOptions, SocketOptions } from './options.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_PENDING_BYTES } from './options.js';
@@ -57,5 +56,5 @@ export {
   ConnectTimeoutError,
   InvalidStateError,
 } from './errors.js';
-export { AsyncEventEmitter, type EventMap, type AsyncListener } from './util/async-events.js';
+export type { EventMap, AsyncListener } from './util/async-events.js';
 export * from './ws/index.js';

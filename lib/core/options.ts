@@ -185,3 +185,19 @@ export function resolveServerOptions(options: CommonServerOptions): ResolvedServ
     logger: loggerOption('logger', options.logger),
   };
 }
+
+/**
+ * @internal The Unix socket path of TCP options: `socketPath`, or its SPEC §3 alias `path` (on
+ * TCP, `path` means a Unix socket; on WebSocket servers it is the URL path, hence the clearer name).
+ */
+export function unixSocketOption(options: { socketPath?: unknown; path?: unknown }): string | undefined {
+  if (options.socketPath !== undefined && options.path !== undefined && options.socketPath !== options.path) {
+    throw new InvalidOptionError('socketPath', 'give the Unix socket path once: "socketPath" or its alias "path"');
+  }
+  const name = options.socketPath !== undefined ? 'socketPath' : 'path';
+  const value = options.socketPath ?? options.path;
+  if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
+    throw new InvalidOptionError(name, 'expected a non-empty Unix socket path');
+  }
+  return value as string | undefined;
+}

@@ -10,7 +10,7 @@ import { RESOLVED } from '../core/util/resolved.js';
 import { StormTcpClient } from '../core/tcp/storm-tcp-client.js';
 import { StormWebSocketClient } from '../core/ws/storm-websocket-client.js';
 import type { WsMessage } from '../core/ws/ws-message.js';
-import { PendingRequest, type PendingRequestOwner, type ReplyObserver } from './client/pending-request.js';
+import { PendingRequest, type ReplyObserver } from './client/pending-request.js';
 import { StormRpcBadReplyError, StormRpcConnectionLostError, StormRpcInvalidMessageError } from './storm-rpc.errors.js';
 import {
   clientUrl,
@@ -70,7 +70,7 @@ const MAX_CACHED_PATTERNS = 10_000;
  * // or through Nest's ClientsModule
  * ClientsModule.register([{ name: 'MATH', customClass: StormClientProxy, options: { port: 4000 } }]);
  */
-export class StormClientProxy extends ClientProxy<StormClientEvents> implements PendingRequestOwner {
+export class StormClientProxy extends ClientProxy<StormClientEvents> {
   /** Body codec (Nest's `serializer`/`deserializer` fields type whole packets, so ours live apart). */
   private readonly bodySerializer: StormSerializer;
   private readonly bodyDeserializer: StormDeserializer;

@@ -10,7 +10,7 @@ import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { CloseOptions, Session } from '../session/session.js';
 import type { SessionBase } from '../session/session-base.js';
 import { SessionGroups } from '../session/session-groups.js';
-import type { SessionLimits, SessionSink } from '../session/session-host.js';
+import type { SessionLimits } from '../session/session-host.js';
 import { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
 import { toError } from '../util/to-error.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
@@ -48,13 +48,12 @@ export type ClientEvents = {
  */
 export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
   extends AsyncEventEmitter<E>
-  implements SessionSink
 {
   /** Traffic counters, cumulative over reconnects; `connectedAt` is the current connection's. */
   readonly metrics = new ConnectionMetrics();
   /** @internal */
   readonly middleware = new MiddlewarePipeline();
-  /** What the client's connections obey. */
+  /** @internal What the client's connections obey. */
   protected readonly sessionLimits: SessionLimits;
   protected readonly logger: StormLogger;
   protected readonly connectTimeout: number;

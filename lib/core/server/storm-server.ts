@@ -13,7 +13,7 @@ import { SessionGroups, type BroadcastOptions } from '../session/session-groups.
 import { SessionManager } from '../session/session-manager.js';
 import type { Session } from '../session/session.js';
 import type { SessionBase } from '../session/session-base.js';
-import type { SessionLimits, SessionSink } from '../session/session-host.js';
+import type { SessionLimits } from '../session/session-host.js';
 import { toError } from '../util/to-error.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
 import { HandshakeTracker } from './handshake-tracker.js';
@@ -69,7 +69,6 @@ export interface ServerCloseOptions {
  */
 export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>>
   extends AsyncEventEmitter<E>
-  implements SessionSink
 {
   /** The open sessions of this server. */
   readonly sessions = new SessionManager<S>();
@@ -82,9 +81,9 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal */
   protected readonly config: ResolvedServerOptions;
   protected readonly logger: StormLogger;
-  /** What this server's sessions obey. */
+  /** @internal What this server's sessions obey. */
   protected readonly sessionLimits: SessionLimits;
-  /** Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
+  /** @internal Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
   protected readonly handshakes: HandshakeTracker;
   private listener: ServerListener | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -147,7 +146,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   /**
-   * The one start path of every server, own listener or attached: waits for the backplane, starts
+   * @internal The one start path of every server, own listener or attached: waits for the backplane, starts
    * the listener, then the metrics and idle checks, and reports `listening`. A listener that fails
    * to start leaves the server unstarted, so `listen()` may be called again.
    */
@@ -182,7 +181,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   /**
-   * Tracks TLS handshakes of an own TLS listener: limits and the handshake clock start on the raw
+   * @internal Tracks TLS handshakes of an own TLS listener: limits and the handshake clock start on the raw
    * socket ('connection', before TLS); `secured` gets the TLS socket and when its handshake started.
    */
   protected trackTlsHandshakes(server: TlsServer, secured: (socket: TLSSocket, startedAt: number) => void): void {

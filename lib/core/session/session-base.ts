@@ -5,9 +5,9 @@ import { isPromiseLike } from '../util/resolved.js';
 import { toError } from '../util/to-error.js';
 import { ConnectionState } from './connection-state.js';
 import { DisconnectReason } from './disconnect-reason.js';
-import { kDeliver, type DeliveryTarget } from './delivery.js';
-import { InboundQueue, type InboundOwner } from './inbound-queue.js';
-import { OutboundGate, type OutboundOwner } from './outbound-gate.js';
+import { kDeliver } from './delivery.js';
+import { InboundQueue } from './inbound-queue.js';
+import { OutboundGate } from './outbound-gate.js';
 import type { OutgoingMessage } from './outgoing-message.js';
 import type { CloseOptions, Session } from './session.js';
 import type { SessionKey } from './session-key.js';
@@ -20,28 +20,31 @@ let lastSessionId = 0;
  * The transport-independent half of the engine's sessions, composed of an {@link InboundQueue}
  * (ordered dispatch, read pausing), an {@link OutboundGate} (send middleware, slow-consumer
  * policy, drain) and a {@link SessionLifecycle} (close reasons, `closed`). `TcpSession` and
- * `WsSession` add the socket by implementing the abstract transport methods.
- *
- * @internal
+ * `WsSession` add the socket by implementing the abstract transport methods. Not exported from
+ * the package's entry points: applications see the {@link Session} interface.
  */
-export abstract class SessionBase implements Session, DeliveryTarget, InboundOwner, OutboundOwner {
+export abstract class SessionBase implements Session {
   readonly id = ++lastSessionId;
   readonly metrics: ConnectionMetrics;
-  /** When application data last arrived, in ms since the epoch (for `idleTimeout`). */
+  /** @internal When application data last arrived, in ms since the epoch (for `idleTimeout`). */
   lastReceiveAt = Date.now();
+  /** @internal What this session obeys (shared by the sessions of one server or client). */
+  readonly limits: SessionLimits;
+  /** @internal Where this session reports. */
+  protected readonly sink: SessionSink;
+  /** @internal */
   protected readonly lifecycle = new SessionLifecycle();
+  /** @internal */
   protected readonly inbound: InboundQueue;
+  /** @internal */
   protected readonly outbound: OutboundGate;
   // Created on first use: an idle session should cost little memory.
   private itemMap: Map<string, unknown> | undefined;
 
-  protected constructor(
-    /** What this session obeys (shared by the sessions of one server or client). */
-    readonly limits: SessionLimits,
-    /** Where this session reports. */
-    protected readonly sink: SessionSink,
-    metrics?: ConnectionMetrics,
-  ) {
+  /** @internal */
+  protected constructor(limits: SessionLimits, sink: SessionSink, metrics?: ConnectionMetrics) {
+    this.limits = limits;
+    this.sink = sink;
     this.metrics = metrics ?? new ConnectionMetrics();
     this.inbound = new InboundQueue(this, limits.maxPendingReceiveBytes);
     this.outbound = new OutboundGate(this);
@@ -52,7 +55,7 @@ export abstract class SessionBase implements Session, DeliveryTarget, InboundOwn
   /** Bytes accepted for sending but not yet handed to the operating system. */
   abstract get pendingSendBytes(): number;
 
-  /** The part of {@link pendingSendBytes} already handed to the socket (not in this turn's batch). */
+  /** @internal The part of {@link pendingSendBytes} already handed to the socket (not in this turn's batch). */
   abstract get socketPendingBytes(): number;
 
   get state(): ConnectionState {
@@ -128,26 +131,27 @@ export abstract class SessionBase implements Session, DeliveryTarget, InboundOwn
     this.destroy(DisconnectReason.Aborted);
   }
 
-  /** Drops the connection at once; the first recorded reason wins. */
+  /** @internal Drops the connection at once; the first recorded reason wins. */
   destroy(reason: DisconnectReason): void {
     if (this.lifecycle.beginDestroy(reason)) this.destroyTransport();
   }
 
+  /** @internal */
   [kDeliver](message: OutgoingMessage): Promise<void> | undefined {
     return this.outbound.deliver(message);
   }
 
-  /** Stops reading and resolves once every queued message has been handled. */
+  /** @internal Stops reading and resolves once every queued message has been handled. */
   quiesce(): Promise<void> {
     return this.inbound.quiesce();
   }
 
-  /** Whether a handler is running or messages wait for one. */
+  /** @internal Whether a handler is running or messages wait for one. */
   get isDispatching(): boolean {
     return this.inbound.isDispatching;
   }
 
-  /** Runs receive middleware, then the application's handler (the inbound queue calls this in order). */
+  /** @internal Runs receive middleware, then the application's handler (the inbound queue calls this in order). */
   dispatch(data: Buffer, isText: boolean): Promise<void> | undefined {
     const middleware = this.limits.middleware;
     if (middleware.hasReceivers) {
@@ -173,35 +177,40 @@ export abstract class SessionBase implements Session, DeliveryTarget, InboundOwn
     return this.sink.sessionMessage(this, data, isText);
   }
 
-  /** Runs `onDisconnected` and `disconnected` (once queued messages have been handled). */
+  /** @internal Runs `onDisconnected` and `disconnected` (once queued messages have been handled). */
   finishClose(): void {
     const done = this.sink.sessionClosed(this, this.lifecycle.disconnectReason);
     if (done !== undefined) void done.catch(() => undefined);
   }
 
-  /** Transports call this when the socket drained; wakes `wait`-policy senders. */
+  /** @internal Transports call this when the socket drained; wakes `wait`-policy senders. */
   protected drained(): void {
     this.outbound.drained();
   }
 
-  /** Transports call this once the session is ready; runs `onConnected` and `connected` before any message. */
+  /** @internal Transports call this once the session is ready; runs `onConnected` and `connected` before any message. */
   protected open(): void {
     this.lifecycle.open();
     this.metrics.connectedAt = Date.now();
     this.inbound.start(this.sink.sessionOpened(this));
   }
 
-  /** Transports call this for every received message, in order. */
+  /** @internal Transports call this for every received message, in order. */
   protected receive(data: Buffer, isText: boolean): void {
     if (this.lifecycle.state !== ConnectionState.Connected) return;
-    this.metrics.messagesReceived++;
+    const metrics = this.metrics;
+    metrics.messagesReceived++;
+    metrics.bytesReceived += data.length;
     const server = this.limits.serverMetrics;
-    if (server !== undefined) server.messagesReceived++;
+    if (server !== undefined) {
+      server.messagesReceived++;
+      server.bytesReceivedTotal += data.length;
+    }
     this.inbound.push(data, isText);
   }
 
   /**
-   * Transports call this once the socket has closed. Queued messages are still dispatched, then
+   * @internal Transports call this once the socket has closed. Queued messages are still dispatched, then
    * `onDisconnected` and `disconnected` run.
    */
   protected transportClosed(fallback: DisconnectReason): void {
@@ -210,21 +219,21 @@ export abstract class SessionBase implements Session, DeliveryTarget, InboundOwn
     if (!this.inbound.deferClose()) this.finishClose();
   }
 
-  /** Reports an error thrown by a hook of this session to the owner. */
+  /** @internal Reports an error thrown by a hook of this session to the owner. */
   protected reportError(error: unknown): void {
     this.sink.sessionError(this, toError(error));
   }
 
-  /** Frames and queues one message on the socket. */
+  /** @internal Frames and queues one message on the socket. */
   abstract writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void;
-  /** Stops reading from the socket (flow control pushes back on the peer). */
+  /** @internal Stops reading from the socket (flow control pushes back on the peer). */
   abstract pauseReading(): void;
-  /** Resumes reading. */
+  /** @internal Resumes reading. */
   abstract resumeReading(): void;
-  /** Hands batched writes to the socket now. */
+  /** @internal Hands batched writes to the socket now. */
   abstract flushWrites(): void;
-  /** Flushes and closes gracefully, then calls `transportClosed`. */
+  /** @internal Flushes and closes gracefully, then calls `transportClosed`. */
   protected abstract closeTransport(options: CloseOptions): void;
-  /** Closes at once, then calls `transportClosed`. */
+  /** @internal Closes at once, then calls `transportClosed`. */
   protected abstract destroyTransport(): void;
 }

@@ -4,7 +4,7 @@ import { StormClient, type ClientEvents, type CommonClientOptions } from '../cli
 import { ConnectTimeoutError, InvalidOptionError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
-import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, portOption, stringOption, tlsOption } from '../options.js';
+import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, portOption, stringOption, tlsOption, unixSocketOption } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { Session } from '../session/session.js';
 import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
@@ -16,6 +16,8 @@ export interface TcpClientOptions extends CommonClientOptions {
   /** Server port. */
   port?: number;
   /** Connect to this Unix domain socket path instead of `host`/`port`. */
+  socketPath?: string;
+  /** Alias of {@link socketPath} (the SPEC §3 name; on TCP, `path` is a Unix socket path). */
   path?: string;
   /** Use TLS: `true` for the defaults, or Node `tls.connect` options (`ca`, `cert`, `key`, `servername`, ...). */
   tls?: tls.ConnectionOptions | boolean;
@@ -42,13 +44,15 @@ export type TcpClientEvents = ClientEvents & {
  */
 export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
   private readonly sessionOptions: TcpSessionOptions;
+  private readonly unixPath: string | undefined;
   private readonly noDelay: boolean;
   private readonly keepAlive: boolean;
   private readonly keepAliveInitialDelay: number;
 
   constructor(private readonly options: TcpClientOptions) {
     super(options);
-    if (options.path === undefined && options.port === undefined) {
+    this.unixPath = unixSocketOption(options);
+    if (this.unixPath === undefined && options.port === undefined) {
       throw new InvalidOptionError('port', 'give the server port (or a Unix socket path)');
     }
     portOption('port', options.port);
@@ -65,7 +69,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
       framer: options.framer ?? new RawFramer(),
       maxMessageSize: intOption('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1),
       closeTimeout: 5000,
-      unixPath: options.path,
+      unixPath: this.unixPath,
       peerClosedReason: DisconnectReason.ClosedByServer,
     };
   }
@@ -76,7 +80,8 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
   }
 
   protected openConnection(signal: AbortSignal): Promise<TcpSession> {
-    const { host = '127.0.0.1', port, path } = this.options;
+    const { host = '127.0.0.1', port } = this.options;
+    const path = this.unixPath;
     const target = path !== undefined ? `unix:${path}` : `${host}:${port}`;
     const endpoint: net.NetConnectOpts = path !== undefined ? { path } : { host, port: port! };
     const tlsOptions = this.options.tls;

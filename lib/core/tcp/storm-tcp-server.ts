@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { InvalidOptionError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
-import { tlsOption, type CommonServerOptions } from '../options.js';
+import { tlsOption, unixSocketOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { Session } from '../session/session.js';
 import { OwnListener } from '../server/own-listener.js';
@@ -13,6 +13,8 @@ import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
 /** Options of {@link StormTcpServer}. */
 export interface TcpServerOptions extends CommonServerOptions {
   /** Listen on this Unix domain socket path instead of `host`/`port`. */
+  socketPath?: string;
+  /** Alias of {@link socketPath} (the SPEC §3 name; on TCP, `path` is a Unix socket path). */
   path?: string;
   /** Serve TLS with these Node `tls` options (`key`, `cert`, `ca`, `requestCert` for client certificates, ...). */
   tls?: tls.TlsOptions;
@@ -40,14 +42,13 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
   /** The framer every session of this server uses. */
   readonly framer: MessageFramer;
   private readonly sessionOptions: TcpSessionOptions;
+  private readonly unixPath: string | undefined;
 
   constructor(private readonly options: TcpServerOptions = {}) {
     super(options, 'tcp', options.handshakeTimeout);
-    if (options.path !== undefined && (typeof options.path !== 'string' || options.path.length === 0)) {
-      throw new InvalidOptionError('path', 'expected a non-empty Unix socket path');
-    }
-    if (options.path !== undefined && options.port !== undefined) {
-      throw new InvalidOptionError('path', 'give either a Unix socket path or a port, not both');
+    this.unixPath = unixSocketOption(options);
+    if (this.unixPath !== undefined && options.port !== undefined) {
+      throw new InvalidOptionError(options.socketPath !== undefined ? 'socketPath' : 'path', 'give either a Unix socket path or a port, not both');
     }
     tlsOption('tls', options.tls);
     if (options.framer !== undefined && typeof options.framer?.createDecoder !== 'function') {
@@ -58,7 +59,7 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
       framer: this.framer,
       maxMessageSize: this.config.maxMessageSize,
       closeTimeout: this.config.closeTimeout,
-      unixPath: options.path,
+      unixPath: this.unixPath,
       peerClosedReason: DisconnectReason.ClosedByClient,
     };
   }
@@ -72,9 +73,9 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
           if (this.admitConnection(socket)) this.startSession(socket);
         });
     server.maxConnections = Number.MAX_SAFE_INTEGER;
-    const { host, port, path: unixPath, backlog, ipv6Only } = this.options;
+    const { host, port, backlog, ipv6Only } = this.options;
     await this.start(
-      new OwnListener(server, { host, port, unixPath, backlog, ipv6Only }, (error) => this.reportError(undefined, error)),
+      new OwnListener(server, { host, port, unixPath: this.unixPath, backlog, ipv6Only }, (error) => this.reportError(undefined, error)),
     );
   }
 

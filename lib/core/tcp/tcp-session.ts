@@ -59,6 +59,7 @@ export class TcpSession extends SessionBase {
     return this.socket.writableLength + this.out.pendingBytes;
   }
 
+  /** @internal */
   get socketPendingBytes(): number {
     return this.socket.writableLength;
   }
@@ -74,15 +75,12 @@ export class TcpSession extends SessionBase {
     this.open();
   }
 
+  /** @internal */
   writeMessage(data: Buffer): void {
     this.options.framer.encode(data, this.out);
   }
 
   private onData(chunk: Buffer): void {
-    const length = chunk.length;
-    this.metrics.bytesReceived += length;
-    const server = this.limits.serverMetrics;
-    if (server !== undefined) server.bytesReceivedTotal += length;
     if (this.state !== ConnectionState.Connected) return;
     const before = this.metrics.messagesReceived;
     try {
@@ -126,6 +124,7 @@ export class TcpSession extends SessionBase {
     this.lingerTimer = setTimeout(() => this.socket.destroy(), ms);
   }
 
+  /** @internal */
   protected closeTransport(_options: CloseOptions): void {
     this.out.flush();
     this.socket.end();
@@ -135,18 +134,22 @@ export class TcpSession extends SessionBase {
     this.armLinger(this.options.closeTimeout);
   }
 
+  /** @internal */
   flushWrites(): void {
     this.out.flush();
   }
 
+  /** @internal */
   protected destroyTransport(): void {
     this.socket.destroy();
   }
 
+  /** @internal */
   pauseReading(): void {
     this.socket.pause();
   }
 
+  /** @internal */
   resumeReading(): void {
     this.socket.resume();
   }

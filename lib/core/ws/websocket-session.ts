@@ -130,9 +130,6 @@ function onWsError(this: WebSocket, error: Error & { code?: string }): void {
 function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
   sessionOf(this).handleClose(code, reason);
 }
-function onSocketData(this: Socket, chunk: Buffer): void {
-  sessionOf(this).countReceived(chunk.length);
-}
 function onSocketDrain(this: Socket): void {
   sessionOf(this).handleDrain();
 }
@@ -161,7 +158,7 @@ export interface WsSessionOptions {
 }
 
 /**
- * @internal A WebSocket session on a `ws` connection. On servers, messages to a peer without
+ * A WebSocket session on a `ws` connection (the engine's {@link WebSocketSession}). On servers, messages to a peer without
  * permessage-deflate are framed by this class into a per-turn write batch (and a broadcast frame
  * is built once for all recipients); otherwise `ws` frames them.
  */
@@ -178,6 +175,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
   private out: OutboundBatch | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
 
+  /** @internal */
   constructor(
     /** The `ws` connection, for what the session API does not cover. */
     readonly ws: WebSocket,
@@ -201,6 +199,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
     return this.ws.bufferedAmount + (this.out?.pendingBytes ?? 0);
   }
 
+  /** @internal */
   get socketPendingBytes(): number {
     return this.ws.bufferedAmount;
   }
@@ -228,7 +227,6 @@ export class WsSession extends SessionBase implements WebSocketSession {
     ws.on('pong', onWsPong);
     ws.on('error', onWsError);
     ws.on('close', onWsClose);
-    this.socket.on('data', onSocketData);
     this.socket.on('drain', onSocketDrain);
     this.open();
   }
@@ -277,12 +275,6 @@ export class WsSession extends SessionBase implements WebSocketSession {
   }
 
   /** @internal */
-  countReceived(length: number): void {
-    this.metrics.bytesReceived += length;
-    const server = this.limits.serverMetrics;
-    if (server !== undefined) server.bytesReceivedTotal += length;
-  }
-
   writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
     const ws = this.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
@@ -314,6 +306,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.transportClosed(fallback);
   }
 
+  /** @internal */
   protected closeTransport(options: CloseOptions): void {
     this.out?.flush();
     // The peer's Close frame (or FIN) must be read to finish the handshake, even when reading was
@@ -336,15 +329,18 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.out?.flush();
   }
 
+  /** @internal */
   protected destroyTransport(): void {
     this.out?.discard();
     this.ws.terminate();
   }
 
+  /** @internal */
   pauseReading(): void {
     this.ws.pause();
   }
 
+  /** @internal */
   resumeReading(): void {
     this.ws.resume();
   }
