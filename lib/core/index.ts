@@ -49,6 +49,7 @@ export type { StormLogger } from './logger.js';
 export { defaultLogger, silentLogger } from './logger.js';
 export {
   StormError,
+  StormErrorCode,
   InvalidOptionError,
   ProtocolViolationError,
   MessageTooBigError,

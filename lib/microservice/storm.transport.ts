@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { isObservable } from 'rxjs';
+import { InvalidStateError } from '../core/errors.js';
 import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
 import type { StormLogger } from '../core/logger.js';
 import type { RejectedConnection } from '../core/server/storm-server.js';
@@ -154,7 +155,7 @@ export class StormTransport
   /** The core server (`StormTcpServer` or `StormWebSocketServer`): sessions, groups, metrics. */
   unwrap<T = StormTcpServer | StormWebSocketServer>(): T {
     if (this.core === undefined) {
-      throw new Error('StormTransport is closed: call listen() (or startAllMicroservices()) before unwrap()');
+      throw new InvalidStateError('StormTransport is closed: call listen() (or startAllMicroservices()) before unwrap()');
     }
     return this.core as T;
   }

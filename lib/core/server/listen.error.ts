@@ -1,8 +1,10 @@
-import { StormError } from '../errors.js';
+import { StormError, StormErrorCode } from '../errors.js';
 
 /** Failure to bind: names the address and the cause. */
 export class ListenError extends StormError {
+  declare readonly code: typeof StormErrorCode.Listen;
+
   constructor(target: string, cause: NodeJS.ErrnoException) {
-    super('ERR_STORM_LISTEN', `Cannot listen on ${target}: ${cause.code ?? cause.message}`, { cause });
+    super(StormErrorCode.Listen, `Cannot listen on ${target}: ${cause.code ?? cause.message}`, { cause });
   }
 }

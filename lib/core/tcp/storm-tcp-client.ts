@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
-import { ConnectTimeoutError, InvalidOptionError } from '../errors.js';
+import { ConnectTimeoutError, InvalidOptionError, NotConnectedError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
 import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, portOption, stringOption, tlsOption, unixSocketOption } from '../options.js';
@@ -101,7 +101,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
         reject(error);
       };
       const onError = (error: Error): void => fail(error);
-      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new Error('Connect aborted'));
+      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new NotConnectedError('Connect aborted'));
       const timer = setTimeout(() => fail(new ConnectTimeoutError(this.connectTimeout, target)), this.connectTimeout);
       const onReady = (): void => {
         cleanup();

@@ -4,7 +4,7 @@ import type tls from 'node:tls';
 import WebSocket from 'ws';
 import { StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
 import { remoteEndPointOf } from '../endpoint.js';
-import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError } from '../errors.js';
+import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError, StormErrorCode } from '../errors.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, intOption, tlsOption } from '../options.js';
 import type { CloseOptions, Session } from '../session/session.js';
@@ -38,11 +38,13 @@ export type WebSocketClientEvents = ClientEvents & {
 
 /** The server answered the upgrade request with an HTTP status instead of `101`. */
 export class HandshakeRejectedError extends StormError {
+  declare readonly code: typeof StormErrorCode.HandshakeRejected;
+
   constructor(
     readonly status: number,
     readonly body: string,
   ) {
-    super('ERR_STORM_HANDSHAKE_REJECTED', `The server rejected the WebSocket handshake with HTTP ${status}${body ? `: ${body}` : ''}`);
+    super(StormErrorCode.HandshakeRejected, `The server rejected the WebSocket handshake with HTTP ${status}${body ? `: ${body}` : ''}`);
   }
 }
 
@@ -144,7 +146,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
       };
       const onError = (error: Error): void =>
         fail(error.message.includes('Opening handshake has timed out') ? new ConnectTimeoutError(this.connectTimeout, this.url.href) : error);
-      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new Error('Connect aborted'));
+      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new NotConnectedError('Connect aborted'));
       const onUpgrade = (response: IncomingMessage): void => {
         socket = response.socket as Socket;
         responseHeaders = response.headers;

@@ -1,4 +1,5 @@
 import { StormError } from '../../core/errors.js';
+import { StormModuleErrorCode } from './storm-module-error-code.js';
 
 /**
  * An option of `StormModule.forRoot()` / `forRootAsync()` is invalid. The message names the
@@ -12,6 +13,6 @@ export class StormModuleOptionError extends StormError {
     /** What is wrong and how to fix it. */
     readonly reason: string,
   ) {
-    super('ERR_STORM_INVALID_OPTION', `StormModule: invalid option "${option}": ${reason}`);
+    super(StormModuleErrorCode.InvalidOption, `StormModule: invalid option "${option}": ${reason}`);
   }
 }
