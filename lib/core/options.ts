@@ -3,6 +3,7 @@ import type { MeterProvider } from '@opentelemetry/api';
 import { InvalidOptionError } from './errors.js';
 import { defaultLogger, type StormLogger } from './logger.js';
 import type { BroadcastRelay } from './session/broadcast-relay.js';
+import type { Session } from './session/session.js';
 import type { SessionGroups } from './session/session-groups.js';
 import { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
 
@@ -57,6 +58,13 @@ export interface CommonServerOptions {
    * process. `listen()` waits until it is subscribed. Its owner closes it.
    */
   backplane?: BroadcastRelay;
+  /**
+   * A hook of graceful shutdown (`close()`): once a session has stopped reading and its queued
+   * messages have been handled, the server awaits the returned promise before it flushes and
+   * closes the session, e.g. until the requests the session has in flight have replied. Return
+   * `undefined` when there is nothing to wait for. Bounded by `shutdownTimeout`.
+   */
+  drain?: (session: Session) => Promise<void> | undefined;
 }
 
 /** @internal Options after defaults and validation. */
@@ -167,6 +175,9 @@ export function resolveServerOptions(options: CommonServerOptions): ResolvedServ
   const groups = options.groups as Partial<SessionGroups> | undefined | null;
   if (groups !== undefined && (typeof groups !== 'object' || groups === null || typeof groups.add !== 'function')) {
     throw new InvalidOptionError('groups', 'expected a SessionGroups instance to share between servers');
+  }
+  if (options.drain !== undefined && typeof options.drain !== 'function') {
+    throw new InvalidOptionError('drain', 'expected a function (session) => Promise<void> | undefined');
   }
   const socket = options.socket ?? {};
   if (typeof socket !== 'object') throw new InvalidOptionError('socket', 'expected an object');

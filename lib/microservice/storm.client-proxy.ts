@@ -32,6 +32,7 @@ import {
   serializeBody,
 } from './wire/frame-codec.js';
 import { FrameKind } from './wire/frame-kind.js';
+import type { AnyListener, LooseEmitter } from './loose-emitter.js';
 
 /** Where a {@link StormClientProxy}'s connection is, as `client.status` emits it. */
 export type StormClientStatus = 'connected' | 'disconnected' | 'reconnecting';
@@ -49,9 +50,6 @@ export type StormClientEvents = {
 };
 
 type CoreClient = StormTcpClient | StormWebSocketClient;
-type AnyListener = (...args: never[]) => unknown;
-/** The TCP and WS clients' `on`, without their per-transport event maps. */
-type Emitter = { on(event: string, listener: AnyListener): unknown };
 
 /** Cached frame headers per pattern stay below this many entries (dynamic patterns would grow it). */
 const MAX_CACHED_PATTERNS = 10_000;
@@ -107,7 +105,7 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
       tcp.on('data', (frame: Buffer) => this.onFrame(frame));
       this.core = tcp;
     }
-    const emitter = this.core as Emitter;
+    const emitter = this.core as LooseEmitter;
     emitter.on('connected', () => this._status$.next('connected'));
     emitter.on('disconnected', (reason: DisconnectReason) => {
       this.failPending(reason);
@@ -141,7 +139,7 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
     EventKey extends keyof StormClientEvents = keyof StormClientEvents,
     EventCallback extends StormClientEvents[EventKey] = StormClientEvents[EventKey],
   >(event: EventKey, callback: EventCallback): void {
-    (this.core as Emitter).on(event, callback as AnyListener);
+    (this.core as LooseEmitter).on(event, callback as AnyListener);
   }
 
   /** The core client (`StormTcpClient` or `StormWebSocketClient`): state, metrics, socket. */

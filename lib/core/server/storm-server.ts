@@ -375,9 +375,17 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     void this.fire('close');
   }
 
-  /** Closes one session for shutdown (WS sends 1001). */
+  /** Closes one session for shutdown (WS sends 1001), after the `drain` hook, if any. */
   protected goAway(session: S): Promise<void> {
-    return session.terminate(DisconnectReason.GoingAway);
+    const drained = this.common.drain?.(session);
+    if (drained === undefined) return session.terminate(DisconnectReason.GoingAway);
+    return drained.then(
+      () => session.terminate(DisconnectReason.GoingAway),
+      (error: unknown) => {
+        this.reportError(session, toError(error));
+        return session.terminate(DisconnectReason.GoingAway);
+      },
+    );
   }
 
   /** Transport hook run at the start of shutdown (e.g. stop the WebSocket heartbeat). */
