@@ -8,7 +8,7 @@ import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { CloseOptions } from '../session/session.js';
 import { SessionBase } from '../session/session-base.js';
 import type { SessionLimits, SessionSink } from '../session/session-host.js';
-import { OutboundBatch } from './outbound-batch.js';
+import { OutboundBatch } from '../io/outbound-batch.js';
 
 /** How long a connection closed for bad input may take to flush before it is dropped, in ms. */
 const BAD_INPUT_LINGER = 1000;

@@ -162,7 +162,12 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
       };
       const onOpen = (): void => {
         cleanup();
-        const raw = socket ?? (ws as unknown as { _socket: Socket })._socket;
+        // 'upgrade' (which carries the socket) always precedes 'open'.
+        const raw = socket;
+        if (raw === undefined) {
+          fail(new NotConnectedError('The WebSocket opened without an upgrade response'));
+          return;
+        }
         raw.setNoDelay(true);
         resolve(
           new WsSession(

@@ -9,7 +9,8 @@ import type { OutgoingMessage } from '../session/outgoing-message.js';
 import type { CloseOptions, Session } from '../session/session.js';
 import { SessionBase } from '../session/session-base.js';
 import type { SessionLimits, SessionSink } from '../session/session-host.js';
-import { OutboundBatch } from '../tcp/outbound-batch.js';
+import { OutboundBatch } from '../io/outbound-batch.js';
+import { flushBeforeClose } from './flush-before-close.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
 /** What the client sent in its WebSocket handshake. */
@@ -133,15 +134,6 @@ function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
 function onSocketDrain(this: Socket): void {
   sessionOf(this).handleDrain();
 }
-/**
- * Replaces `ws.close` on batching sessions. `ws` answers the peer's Close frame (and protocol
- * errors) by writing its own Close frame straight to the socket; replies batched this turn must
- * go out first, since after a Close frame they would break the protocol and the peer would drop them.
- */
-function closeAfterFlush(this: WebSocket, code?: number, data?: string | Buffer): void {
-  sessionOf(this).flushWrites();
-  WebSocket.prototype.close.call(this, code, data);
-}
 
 /** @internal Transport settings of a WebSocket session. */
 export interface WsSessionOptions {
@@ -192,7 +184,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
     (ws as Linked<WebSocket>)[kSession] = this;
     (socket as Linked<Socket>)[kSession] = this;
-    if (this.batching) ws.close = closeAfterFlush;
+    if (this.batching) flushBeforeClose(ws, this);
   }
 
   get pendingSendBytes(): number {
