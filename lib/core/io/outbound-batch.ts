@@ -6,6 +6,18 @@ const COPY_LIMIT = 16 * 1024;
 const MIN_BATCH = 4 * 1024;
 const MAX_BATCH = 256 * 1024;
 
+/** Batches with bytes written this turn, flushed together by one process-wide tick. */
+let dirty: OutboundBatch[] = [];
+let tickScheduled = false;
+
+/** The one flush tick of the process: hands every batch written this turn to its socket. */
+function flushDirty(): void {
+  tickScheduled = false;
+  const batches = dirty;
+  dirty = [];
+  for (let i = 0; i < batches.length; i++) batches[i]!.flush();
+}
+
 /**
  * @internal Collects the frames written during one event-loop turn and hands them to the socket
  * in one write: small pieces are copied into a batch buffer, large ones passed by reference.
@@ -17,7 +29,6 @@ export class OutboundBatch implements FrameWriter {
   private chunkBytes = 0;
   private scheduled = false;
   private nextBatchSize = MIN_BATCH;
-  private readonly flushNow = (): void => this.flush();
 
   /**
    * @param onWritten called once the bytes of a flush have reached the operating system. Sessions
@@ -113,7 +124,13 @@ export class OutboundBatch implements FrameWriter {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    process.nextTick(this.flushNow);
+    // One tick for every batch of the turn instead of one per batch: no closure per batch and
+    // one nextTick callback however many sessions replied.
+    dirty.push(this);
+    if (!tickScheduled) {
+      tickScheduled = true;
+      process.nextTick(flushDirty);
+    }
   }
 
   private reserve(length: number): Buffer {

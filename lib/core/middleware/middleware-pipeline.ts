@@ -26,18 +26,26 @@ function runData(
   return current;
 }
 
-async function runSequential<T>(steps: readonly ((arg: T) => unknown)[], arg: T): Promise<void> {
-  for (const step of steps) await step(arg);
+type ConnectedHook = (session: Session) => void | Promise<void>;
+type DisconnectedHook = (session: Session, reason: DisconnectReason) => void | Promise<void>;
+type ErrorHook = (session: Session, error: Error) => void | Promise<void>;
+
+async function runSequential<A extends unknown[]>(steps: readonly ((...args: A) => unknown)[], ...args: A): Promise<void> {
+  for (const step of steps) await step(...args);
 }
 
 /**
- * The ordered list of middleware of one server or client. Hooks are compiled into per-kind arrays
- * when middleware is added, so a pipeline without data hooks costs one length check per message.
+ * The ordered list of middleware of one server or client. Hooks of every kind are compiled into
+ * per-kind arrays when middleware is added (never per call), so a pipeline without data hooks
+ * costs one length check per message and a session without lifecycle hooks none at all.
  */
 export class MiddlewarePipeline {
   private readonly items: ConnectionMiddleware[] = [];
   private receivers: DataHook[] = [];
   private senders: DataHook[] = [];
+  private onConnected: ConnectedHook[] = [];
+  private onDisconnected: DisconnectedHook[] = [];
+  private onError: ErrorHook[] = [];
 
   /** Adds middleware at the end of the pipeline. */
   use(middleware: ConnectionMiddleware): void {
@@ -48,6 +56,12 @@ export class MiddlewarePipeline {
     this.senders = this.items
       .filter((m) => m.onDataSending)
       .map((m) => (s: Session, d: Buffer) => m.onDataSending!(s, d));
+    this.onConnected = this.items.filter((m) => m.onConnected).map((m) => (s: Session) => m.onConnected!(s));
+    this.onDisconnected = this.items
+      .filter((m) => m.onDisconnected)
+      .reverse()
+      .map((m) => (s: Session, r: DisconnectReason) => m.onDisconnected!(s, r));
+    this.onError = this.items.filter((m) => m.onError).map((m) => (s: Session, e: Error) => m.onError!(s, e));
   }
 
   /** The middleware, in order. */
@@ -77,22 +91,19 @@ export class MiddlewarePipeline {
 
   /** Runs `onConnected` hooks in order. */
   connected(session: Session): Promise<void> | undefined {
-    const hooks = this.items.filter((m) => m.onConnected).map((m) => (s: Session) => m.onConnected!(s));
+    const hooks = this.onConnected;
     return hooks.length === 0 ? undefined : runSequential(hooks, session);
   }
 
   /** Runs `onDisconnected` hooks in reverse order. */
   disconnected(session: Session, reason: DisconnectReason): Promise<void> | undefined {
-    const hooks = this.items
-      .filter((m) => m.onDisconnected)
-      .reverse()
-      .map((m) => (s: Session) => m.onDisconnected!(s, reason));
-    return hooks.length === 0 ? undefined : runSequential(hooks, session);
+    const hooks = this.onDisconnected;
+    return hooks.length === 0 ? undefined : runSequential(hooks, session, reason);
   }
 
   /** Runs `onError` hooks in order. */
   error(session: Session, error: Error): Promise<void> | undefined {
-    const hooks = this.items.filter((m) => m.onError).map((m) => (s: Session) => m.onError!(s, error));
-    return hooks.length === 0 ? undefined : runSequential(hooks, session);
+    const hooks = this.onError;
+    return hooks.length === 0 ? undefined : runSequential(hooks, session, error);
   }
 }

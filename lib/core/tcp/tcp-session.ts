@@ -13,6 +13,27 @@ import { OutboundBatch } from '../io/outbound-batch.js';
 /** How long a connection closed for bad input may take to flush before it is dropped, in ms. */
 const BAD_INPUT_LINGER = 1000;
 
+/** Links a socket back to its session, so the socket listeners can be shared functions. */
+const kSession = Symbol('stormsocket.tcpSession');
+type Linked = Socket & { [kSession]: TcpSession };
+
+// Listeners shared by every TCP session (no closures per connection): `this` is the socket.
+function onSocketData(this: Linked, chunk: Buffer): void {
+  this[kSession].handleData(chunk);
+}
+function onSocketEnd(this: Linked): void {
+  this[kSession].handleEnd();
+}
+function onSocketError(): void {
+  // 'close' follows with hadError = true; the reason is decided there.
+}
+function onSocketClose(this: Linked, hadError: boolean): void {
+  this[kSession].handleClose(hadError);
+}
+function onSocketDrain(this: Linked): void {
+  this[kSession].handleDrain();
+}
+
 /** @internal Transport settings of a TCP session. */
 export interface TcpSessionOptions {
   readonly framer: MessageFramer;
@@ -66,12 +87,13 @@ export class TcpSession extends SessionBase {
 
   /** @internal Wires the socket and opens the session. */
   start(): void {
-    const socket = this.socket;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.onEnd());
-    socket.on('error', () => this.onSocketError());
-    socket.on('close', (hadError: boolean) => this.onClose(hadError));
-    socket.on('drain', () => this.drained());
+    const socket = this.socket as Linked;
+    socket[kSession] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
     this.open();
   }
 
@@ -80,7 +102,8 @@ export class TcpSession extends SessionBase {
     this.options.framer.encode(data, this.out);
   }
 
-  private onData(chunk: Buffer): void {
+  /** @internal */
+  handleData(chunk: Buffer): void {
     if (this.state !== ConnectionState.Connected) return;
     const before = this.metrics.messagesReceived;
     try {
@@ -101,18 +124,21 @@ export class TcpSession extends SessionBase {
     void this.terminate(reason);
   }
 
-  private onEnd(): void {
+  /** @internal */
+  handleEnd(): void {
     this.peerEnded = true;
     if (this.state !== ConnectionState.Connected) return;
     // The peer finished sending: handle what it sent, flush the replies, then close our side.
     void this.quiesce().then(() => this.terminate(this.options.peerClosedReason));
   }
 
-  private onSocketError(): void {
-    // 'close' follows with hadError = true; the reason is decided there.
+  /** @internal */
+  handleDrain(): void {
+    this.drained();
   }
 
-  private onClose(hadError: boolean): void {
+  /** @internal */
+  handleClose(hadError: boolean): void {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     this.out.discard();
