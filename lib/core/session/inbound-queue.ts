@@ -61,8 +61,13 @@ export class InboundQueue {
 
   /** Starts dispatching once the opening hooks (if any are still running) have finished. */
   start(opening: Promise<void> | undefined): void {
-    if (opening === undefined) this.unblock();
-    else opening.then(this.unblock, this.unblock);
+    if (opening !== undefined) {
+      opening.then(this.unblock, this.unblock);
+      return;
+    }
+    // Opened synchronously: no closure for a session whose handlers may never need one.
+    this.busy = false;
+    this.drain();
   }
 
   /** Dispatches a message now, or queues it behind the running handler. */

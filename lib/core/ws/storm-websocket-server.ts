@@ -101,6 +101,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   private readonly maxFrameSize: number;
   private readonly compressionThreshold: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly sessionOptions: WsSessionOptions;
   private readonly onUpgrade = (request: IncomingMessage, socket: net.Socket, head: Buffer): void =>
     void this.handleUpgrade(request, socket, head);
 
@@ -138,6 +139,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
     const deflate = resolveCompression(options.compression);
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
+    this.sessionOptions = { role: 'server', closeTimeout: this.config.closeTimeout, compressionThreshold: this.compressionThreshold };
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -251,14 +253,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const startedAt = this.handshakes.untrack(socket);
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
     this.tuneSocket(socket);
-    const options: WsSessionOptions = {
-      role: 'server',
-      remoteEndPoint: context.remoteEndPoint,
-      closeTimeout: this.config.closeTimeout,
-      compressionThreshold: this.compressionThreshold,
-      handshake: new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol),
-    };
-    const session = new WsSession(ws, socket, this.sessionLimits, this, options);
+    const handshake = new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol);
+    const session = new WsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, context.remoteEndPoint, handshake);
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
       const guard = new FrameSizeGuard(this.maxFrameSize, () => session.fail(DisconnectReason.MessageTooBig));

@@ -135,11 +135,9 @@ function onSocketDrain(this: Socket): void {
   sessionOf(this).handleDrain();
 }
 
-/** @internal Transport settings of a WebSocket session. */
+/** @internal Transport settings of WebSocket sessions, shared by every session of a server (one object, not one per session). */
 export interface WsSessionOptions {
   readonly role: 'server' | 'client';
-  readonly handshake: WsHandshake;
-  readonly remoteEndPoint: EndPoint | undefined;
   /** Time a graceful close may take before the socket is dropped, in ms. */
   readonly closeTimeout: number;
   /**
@@ -176,11 +174,13 @@ export class WsSession extends SessionBase implements WebSocketSession {
     limits: SessionLimits,
     sink: SessionSink,
     private readonly options: WsSessionOptions,
+    remoteEndPoint: EndPoint | undefined,
+    handshake: WsHandshake,
     metrics?: ConnectionMetrics,
   ) {
     super(limits, sink, metrics);
-    this.remoteEndPoint = options.remoteEndPoint;
-    this.handshake = options.handshake;
+    this.remoteEndPoint = remoteEndPoint;
+    this.handshake = handshake;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
     (ws as Linked<WebSocket>)[kSession] = this;
     (socket as Linked<Socket>)[kSession] = this;
