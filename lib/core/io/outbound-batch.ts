@@ -31,6 +31,8 @@ export class OutboundBatch implements FrameWriter {
   private chunkBytes = 0;
   private scheduled = false;
   private nextBatchSize = MIN_BATCH;
+  /** Bytes copied into batches since the last flush: the whole turn, not just its last batch. */
+  private copiedThisTurn = 0;
 
   /**
    * @param onWritten called once the bytes of a flush have reached the operating system. Sessions
@@ -117,14 +119,15 @@ export class OutboundBatch implements FrameWriter {
   /** Hands everything collected to the socket now. */
   flush(): void {
     this.scheduled = false;
-    const batched = this.used;
     this.seal();
     const chunks = this.chunks;
     if (chunks.length === 0) return;
     this.chunks = [];
     this.chunkBytes = 0;
-    // Size the next batch after this one, so steady traffic needs one allocation per turn.
-    this.nextBatchSize = Math.min(MAX_BATCH, Math.max(MIN_BATCH, batched));
+    // Size the next batch after everything this turn copied (not only its last batch), so steady
+    // traffic fills one buffer per turn and the socket gets one write instead of a writev of pieces.
+    this.nextBatchSize = Math.min(MAX_BATCH, Math.max(MIN_BATCH, this.copiedThisTurn));
+    this.copiedThisTurn = 0;
     const socket = this.socket;
     if (socket.destroyed) return;
     if (chunks.length === 1) {
@@ -144,6 +147,7 @@ export class OutboundBatch implements FrameWriter {
     this.chunkBytes = 0;
     this.batch = undefined;
     this.used = 0;
+    this.copiedThisTurn = 0;
   }
 
   private schedule(): void {
@@ -172,6 +176,7 @@ export class OutboundBatch implements FrameWriter {
     if (this.used > 0) {
       this.chunks.push(this.batch.subarray(0, this.used));
       this.chunkBytes += this.used;
+      this.copiedThisTurn += this.used;
     }
     this.batch = undefined;
     this.used = 0;

@@ -62,3 +62,26 @@ describe('OutboundBatch', () => {
     assert.equal(socket.writes.length, 2);
   });
 });
+
+describe('OutboundBatch sizing', () => {
+  it('sizes the next turn\'s batch after the whole previous turn, so a steady burst goes out in one piece', async () => {
+    const socket = new RecordingSocket();
+    let writev = 0;
+    const corked = socket as unknown as { cork(): void };
+    corked.cork = () => void writev++;
+    const batch = new OutboundBatch(socket as unknown as Socket);
+    const message = Buffer.alloc(32, 7);
+    const burst = (): void => {
+      for (let i = 0; i < 1000; i++) batch.writeLengthPrefixed(message);
+    };
+    burst(); // 36 000 bytes: pieces of the 4 KiB starting size
+    await tick();
+    assert.equal(writev, 1, 'the first turn went out as several pieces');
+    const before = socket.writes.length;
+    burst();
+    await tick();
+    assert.equal(socket.writes.length - before, 1, 'the second turn fits one batch: one write');
+    assert.equal(writev, 1);
+    assert.equal(socket.bytes.length, 2 * 1000 * 36);
+  });
+});
