@@ -188,12 +188,14 @@ export class WsSession extends SessionBase implements WebSocketSession {
   }
 
   get pendingSendBytes(): number {
-    return this.ws.bufferedAmount + (this.out?.pendingBytes ?? 0);
+    return this.socketPendingBytes + (this.out?.pendingBytes ?? 0);
   }
 
   /** @internal */
   get socketPendingBytes(): number {
-    return this.ws.bufferedAmount;
+    // Batching sessions have no permessage-deflate, so `ws`'s Sender holds nothing back and its
+    // `bufferedAmount` is the socket's own figure: read that directly on the hot path.
+    return this.batching ? this.socket.writableLength : this.ws.bufferedAmount;
   }
 
   /** The negotiated subprotocol, or `''`. */
