@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FrameWriter } from '../framing/message-framer.js';
+import { asBuffer } from '../util/as-buffer.js';
 
 /** Payloads at least this large are handed to the socket as they are instead of being copied into the batch. */
 const COPY_LIMIT = 16 * 1024;
@@ -53,7 +54,7 @@ export class OutboundBatch implements FrameWriter {
     const length = bytes.length;
     if (length >= COPY_LIMIT) {
       this.seal();
-      this.chunks.push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, length));
+      this.chunks.push(asBuffer(bytes));
       this.chunkBytes += length;
     } else if (length > 0) {
       const batch = this.reserve(length);

@@ -10,6 +10,7 @@ import type { CloseOptions, Session } from '../session/session.js';
 import { SessionBase } from '../session/session-base.js';
 import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from '../io/outbound-batch.js';
+import { asBuffer } from '../util/as-buffer.js';
 import { flushBeforeClose } from './flush-before-close.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
@@ -205,13 +206,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
 
   sendText(text: string | Uint8Array, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const data =
-      typeof text === 'string'
-        ? Buffer.from(text, 'utf8')
-        : Buffer.isBuffer(text)
-          ? text
-          : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
-    return this.outbound.send(data, true);
+    return this.outbound.send(typeof text === 'string' ? Buffer.from(text, 'utf8') : asBuffer(text), true);
   }
 
   /** @internal Wires the connection and opens the session. */
