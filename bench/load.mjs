@@ -11,7 +11,7 @@
 import net from 'node:net';
 import { serveCommands, snapshot } from './lib/child.mjs';
 import { percentiles } from './lib/stats.mjs';
-import { loadStormMicroservice } from './servers/load-lib.mjs';
+import { loadStormClient, loadStormMicroservice } from './servers/load-lib.mjs';
 import {
   CH,
   EIO_PONG,
@@ -464,6 +464,23 @@ async function rpc(job, recorder) {
     const client = await handwrittenRpcClient(job.port);
     send = (done, fail) => client.send('sum', [1, 2], (value) => (value === 3 ? done() : fail()));
     close = () => client.close();
+  } else if (job.client === 'storm-socket') {
+    // Our browser client on Node, over `ws`: requests with acks (docs/protocol.md).
+    const [{ StormSocket }, { default: WebSocket }] = await Promise.all([loadStormClient(), import('ws')]);
+    const socket = new StormSocket(`ws://${HOST}:${job.port}/`, { WebSocket, reconnect: false });
+    await socket.connect();
+    send = (done, fail) => socket.request('sum', [1, 2]).then((value) => (value === 3 ? done() : fail()), fail);
+    close = () => socket.close();
+  } else if (job.client === 'socketio-ack') {
+    // socket.io-client 4 over WebSocket only, `emitWithAck` (the socket.io way to get an answer).
+    const { io } = await import('socket.io-client');
+    const socket = io(`http://${HOST}:${job.port}`, { transports: ['websocket'], reconnection: false });
+    await new Promise((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('connect_error', reject);
+    });
+    send = (done, fail) => socket.emitWithAck('sum', [1, 2]).then((value) => (value === 3 ? done() : fail()), fail);
+    close = () => socket.close();
   } else {
     let client;
     if (job.client === 'nest-tcp') {

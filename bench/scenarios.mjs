@@ -17,6 +17,13 @@ function wsTargets() {
     { id: 'socketio', label: 'socket.io', server: 'socketio', job: sioEcho },
     { id: 'core-ws', label: 'core StormWebSocketServer', server: 'core-ws', job: wsEcho, ours: true },
     { id: 'storm-nest', label: 'StormModule @OnMessage handler', server: 'storm-nest', job: wsEcho, ours: true },
+    {
+      id: 'storm-ws-adapter',
+      label: 'same @nestjs/websockets gateway under StormWsAdapter',
+      server: 'storm-ws-adapter',
+      job: wsEcho,
+      ours: true,
+    },
   ];
 }
 
@@ -84,6 +91,8 @@ export function buildScenarios(o) {
       { target: 'core-ws', vs: 'ws', op: '>=', ratio: 0.95 },
       { target: 'storm-nest', vs: 'ws', op: '>=', ratio: 0.8 },
       { target: 'storm-nest', vs: 'nest-gateway', op: '>=', ratio: 2 },
+      { target: 'storm-ws-adapter', vs: 'nest-gateway', op: '>=', ratio: 3 },
+      { target: 'storm-ws-adapter', vs: 'ws', op: '>=', ratio: 0.9 },
     ],
   });
 
@@ -127,6 +136,31 @@ export function buildScenarios(o) {
       goals: [],
     });
   }
+
+  scenarios.push({
+    id: 'ws-ack',
+    title: `Request/ack, 1 WebSocket connection, ${o.rpcInflight} in flight, sum([1,2]) (each stack's own client)`,
+    kind: 'rpc',
+    unit: 'req/s',
+    better: 'higher',
+    reference: 'socketio-ack',
+    targets: [
+      {
+        id: 'socketio-ack',
+        label: 'socket.io 4 ack callback + socket.io-client emitWithAck',
+        server: 'socketio-ack',
+        job: { client: 'socketio-ack' },
+      },
+      {
+        id: 'storm-ack',
+        label: "StormModule @OnMessage('sum') + StormSocket request()",
+        server: 'storm-nest-sum',
+        job: { client: 'storm-socket' },
+        ours: true,
+      },
+    ].map((t) => ({ ...t, job: { ...t.job, inflight: o.rpcInflight } })),
+    goals: [{ target: 'storm-ack', vs: 'socketio-ack', op: '>=', ratio: 2 }],
+  });
 
   scenarios.push({
     id: 'rpc',

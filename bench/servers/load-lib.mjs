@@ -48,7 +48,19 @@ export function loadStormNest() {
   return probe(['nest/index.js'], ['StormModule', 'OnMessage']);
 }
 
+/** lib/websockets: `StormWsAdapter`. */
+export function loadStormWebsockets() {
+  return probe(['websockets/index.js'], ['StormWsAdapter']);
+}
+
 /** lib/microservice: `StormTransport` and `StormClientProxy`. */
 export function loadStormMicroservice() {
   return probe(['microservice/index.js', 'index.js'], ['StormTransport', 'StormClientProxy']);
+}
+
+/** lib/client: `StormSocket` (the build copies the protocol into client/, see scripts/build-client.mjs). */
+export async function loadStormClient() {
+  const { mod, reason } = await probe(['client/index.js'], ['StormSocket']);
+  if (mod === undefined) throw new Error(reason);
+  return mod;
 }

@@ -3,7 +3,7 @@
 // way TypeScript's emitted code applies them, so this stays plain JavaScript (no build step).
 import 'reflect-metadata';
 import net from 'node:net';
-import { loadCore, loadStormMicroservice, loadStormNest } from './load-lib.mjs';
+import { loadCore, loadStormMicroservice, loadStormNest, loadStormWebsockets } from './load-lib.mjs';
 
 const HOST = '127.0.0.1';
 
@@ -38,8 +38,11 @@ function methodMetadata(paramCount) {
   ];
 }
 
-/** @nestjs/platform-ws gateway: `@SubscribeMessage('echo')` returning `{ event, data }`. */
-async function nestGateway() {
+/**
+ * A `@nestjs/websockets` gateway (`@SubscribeMessage('echo')` returning `{ event, data }`) under
+ * `@nestjs/platform-ws`'s `WsAdapter`, or unchanged under our `StormWsAdapter` (`storm: true`).
+ */
+async function nestGateway({ storm = false } = {}) {
   const [{ Module }, { NestFactory }, websockets, { WsAdapter }] = await Promise.all([
     import('@nestjs/common'),
     import('@nestjs/core'),
@@ -62,6 +65,16 @@ async function nestGateway() {
   class AppModule {}
   const App = Reflect.decorate([Module({ providers: [Gateway] })], AppModule);
   const app = await NestFactory.create(App, { logger: false, abortOnError: false });
+  if (storm) {
+    const adapter = await loadStormWebsockets();
+    if (adapter.mod === undefined) return { skip: `StormWsAdapter not available: ${adapter.reason}` };
+    const core = await loadCore();
+    app.useWebSocketAdapter(new adapter.mod.StormWsAdapter(app, { logger: core.silentLogger }));
+    await app.init();
+    const server = app.get(Gateway).server;
+    while (!server.listening || server.port === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    return { port, connections: () => server.sessions.count, close: () => app.close() };
+  }
   app.useWebSocketAdapter(new WsAdapter(app));
   await app.init();
   const gateway = app.get(Gateway);
@@ -81,6 +94,30 @@ async function nestGateway() {
 }
 
 /** Our StormModule with a gateway whose `@OnMessage('echo')` handler returns the data. */
+/** StormModule gateway `@OnMessage('sum')`: requests with `id` are answered with one ack. */
+async function stormNestSum() {
+  const { mod, reason } = await loadStormNest();
+  if (mod === undefined) return { skip: `StormModule/OnMessage not available: ${reason}` };
+  const core = await loadCore();
+  const [{ Injectable, Module }, { NestFactory }] = await Promise.all([import('@nestjs/common'), import('@nestjs/core')]);
+  class SumGateway {
+    sum(xs) {
+      return xs.reduce((a, b) => a + b, 0);
+    }
+  }
+  decorateMethod(SumGateway.prototype, 'sum', [mod.OnMessage('sum'), param(0, mod.MessageBody()), ...methodMetadata(1)]);
+  const Gateway = Reflect.decorate([mod.StormGateway('ws'), Injectable()], SumGateway);
+  class AppModule {}
+  const App = Reflect.decorate(
+    [Module({ imports: [mod.StormModule.forRoot({ ws: { host: HOST, port: 0, backlog: 4096, logger: core.silentLogger } })], providers: [Gateway] })],
+    AppModule,
+  );
+  const app = await NestFactory.createApplicationContext(App, { logger: false, abortOnError: false });
+  await app.init();
+  const server = app.get(core.StormWebSocketServer);
+  return { port: server.port, connections: () => server.sessions.count, close: () => app.close() };
+}
+
 async function stormNest({ groups = false } = {}) {
   const { mod, reason } = await loadStormNest();
   if (mod === undefined) return { skip: `StormModule/OnMessage not available: ${reason}` };
@@ -181,7 +218,9 @@ async function stormRpc() {
 
 export const nestServers = {
   'nest-gateway': () => nestGateway(),
+  'storm-ws-adapter': () => nestGateway({ storm: true }),
   'storm-nest': () => stormNest(),
+  'storm-nest-sum': () => stormNestSum(),
   'storm-nest-groups': () => stormNest({ groups: true }),
   'nest-tcp': () => nestTcp(),
   'storm-rpc': () => stormRpc(),

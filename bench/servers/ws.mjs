@@ -108,6 +108,26 @@ async function socketIo() {
   };
 }
 
+/** socket.io 4 answering `sum` through its ack callback (the peer of the request/ack scenario). */
+async function socketIoAck() {
+  const { Server } = await import('socket.io');
+  const httpServer = http.createServer();
+  const io = new Server(httpServer, { transports: ['websocket'], serveClient: false });
+  io.on('connection', (socket) => {
+    socket.on('sum', (xs, ack) => ack(xs.reduce((a, b) => a + b, 0)));
+  });
+  await new Promise((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen({ host: HOST, port: 0, backlog: 4096 }, resolve);
+  });
+  const sockets = io.of('/').sockets;
+  return {
+    port: httpServer.address().port,
+    connections: () => sockets.size,
+    close: () => new Promise((resolve) => io.close(() => resolve())),
+  };
+}
+
 /** Core StormWebSocketServer: echo; `groups` joins every session to group 'all' on connect. */
 async function core({ groups = false } = {}) {
   const lib = await loadCore();
@@ -141,6 +161,7 @@ export const wsServers = {
   ws: () => rawWs(),
   'ws-prebuilt': () => rawWs({ mode: 'prebuilt' }),
   socketio: () => socketIo(),
+  'socketio-ack': () => socketIoAck(),
   'core-ws': () => core(),
   'core-ws-groups': () => core({ groups: true }),
 };

@@ -25,6 +25,11 @@ export interface Backplane extends BroadcastRelay {
   readonly nodeId: string;
   /** Resolves once connected and subscribed. */
   ready(): Promise<void>;
+  /**
+   * Whether the link to the shared bus is up now (health checks read it). Optional for backplanes
+   * written before it existed; `undefined` counts as up.
+   */
+  readonly connected?: boolean;
   /** Leaves the bus: removes this node's counts and closes the connections it opened. */
   close(): Promise<void>;
   /** Subscribes to `error` / `ready`. */

@@ -32,6 +32,11 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
     this.hub.nodes.add(this);
   }
 
+  /** Whether this node is on its hub (until `close()`). */
+  get connected(): boolean {
+    return this.hub.nodes.has(this);
+  }
+
   ready(): Promise<void> {
     return Promise.resolve();
   }

@@ -192,6 +192,11 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
    * not make it wait again). Rejects with `ERR_STORM_BACKPLANE_NOT_READY` after `readyTimeout`
    * (the backplane keeps trying), or when ioredis is missing or the backplane was closed.
    */
+  /** Whether both Redis connections are up and subscribed (false during an outage and after `close()`). */
+  get connected(): boolean {
+    return this.linkUp && !this.closed;
+  }
+
   ready(): Promise<void> {
     if (this.everReady) return Promise.resolve();
     if (this.startError !== undefined) return Promise.reject(this.startError);

@@ -59,3 +59,22 @@ export {
 } from './errors.js';
 export type { EventMap, AsyncListener } from './util/async-events.js';
 export * from './ws/index.js';
+
+export type {
+  MessageCodec,
+  DecodedMessage,
+  EncodedMessage,
+  StormCodecOption,
+} from './codec/message-codec.interface.js';
+export { JsonEventCodec, type JsonEventCodecOptions } from './codec/json-event.codec.js';
+export { RawCodec } from './codec/raw.codec.js';
+export { isEventEnvelope, type EventEnvelope } from './codec/envelope.js';
+export { NoEventCodecError } from './codec/no-event-codec.error.js';
+export type { RequestOptions } from '../protocol/request-table.js';
+export {
+  RequestTimeoutError,
+  RequestFailedError,
+  StormRequestError,
+  ProtocolError,
+} from '../protocol/protocol-errors.js';
+export { WELCOME_EVENT, PRESENCE_EVENT, RESERVED_PREFIX } from '../protocol/reserved-names.js';

@@ -5,6 +5,7 @@ import { defaultLogger, type StormLogger } from './logger.js';
 import type { BroadcastRelay } from './session/broadcast-relay.js';
 import type { Session } from './session/session.js';
 import type { SessionGroups } from './session/session-groups.js';
+import type { StormCodecOption } from './codec/message-codec.interface.js';
 import { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
 
 /** Socket tuning shared by servers and clients. */
@@ -49,6 +50,12 @@ export interface CommonServerOptions {
   logger?: StormLogger;
   /** A name for logs and the `stormsocket.server` metric attribute. */
   name?: string;
+  /**
+   * How messages are read and `emit`/`request` are written: `'json'` (the event protocol of
+   * `docs/protocol.md`: `$welcome` first, acks, `session.emit`/`request`), `'raw'` (bytes only), or
+   * your own `MessageCodec`. Default: `'json'` for WebSocket servers, `'raw'` for TCP.
+   */
+  codec?: StormCodecOption;
   /** A group registry to share with other servers (default: one per server). */
   groups?: SessionGroups;
   /** OpenTelemetry meter provider (default: the global one when `listen()` runs). */

@@ -33,16 +33,6 @@ export { StormCtx } from './decorators/storm-ctx.decorator.js';
 export { InjectStormServer } from './decorators/inject-storm-server.decorator.js';
 export type { StormPipe } from './decorators/create-storm-param.decorator.js';
 
-export type {
-  MessageCodec,
-  DecodedMessage,
-  EncodedMessage,
-  StormCodecOption,
-} from './codecs/message-codec.interface.js';
-export { JsonEventCodec, type JsonEventCodecOptions } from './codecs/json-event.codec.js';
-export { RawCodec } from './codecs/raw.codec.js';
-export { isEventEnvelope, type EventEnvelope } from './codecs/envelope.js';
-
 export { StormException } from './exceptions/storm.exception.js';
 export {
   BaseStormExceptionFilter,

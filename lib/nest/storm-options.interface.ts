@@ -3,7 +3,7 @@ import type { Backplane } from '../cluster/backplane.js';
 import type { ConnectionMiddleware } from '../core/middleware/connection-middleware.js';
 import type { TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
 import type { WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
-import type { StormCodecOption } from './codecs/message-codec.interface.js';
+import type { StormCodecOption } from '../core/codec/message-codec.interface.js';
 
 /** What every server entry adds to the engine's options. */
 export interface StormServerExtras {
@@ -29,6 +29,13 @@ export type StormWebSocketOptions = Omit<WebSocketServerOptions, 'groups' | 'bac
      * application (`NestFactory.create`), and excludes `port`, `socketPath`, `tls` and `server`.
      */
     attach?: boolean;
+    /**
+     * With `attach: true`: serves the `StormSocket` browser client (`dist/client/`, self-contained
+     * ESM) from the Nest HTTP server under this URL path, e.g. `'/storm/client'`, so a page can
+     * `import { StormSocket } from '/storm/client/index.js'`. Files go out as `text/javascript`
+     * with a one-year cache header (put a version in the path to bust it).
+     */
+    serveClient?: string;
   };
 
 /** A server under `servers`, by transport. */

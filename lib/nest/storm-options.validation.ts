@@ -2,7 +2,7 @@ import type { Backplane } from '../cluster/backplane.js';
 import type { TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
 import type { WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
 import { checkCodecOption, resolveCodec } from './codecs/resolve-codec.js';
-import type { MessageCodec } from './codecs/message-codec.interface.js';
+import type { MessageCodec } from '../core/codec/message-codec.interface.js';
 import { StormModuleOptionError } from './errors/storm-module-option.error.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT, TCP_SERVER_NAME, WS_SERVER_NAME } from './storm.constants.js';
 import type { StormMiddleware, StormModuleOptions } from './storm-options.interface.js';
@@ -19,6 +19,8 @@ export interface StormServerSpec {
   readonly codec: MessageCodec;
   /** WebSocket servers only: share the Nest HTTP server. */
   readonly attach: boolean;
+  /** Attached WebSocket servers only: the URL path the browser client is served under. */
+  readonly serveClient?: string;
 }
 
 /** @internal The module options, validated. */
@@ -121,7 +123,15 @@ function serverSpec(
   shutdownTimeout: number,
 ): StormServerSpec {
   if (!isPlainObject(value)) throw new StormModuleOptionError(path, `expected server options, got ${typeName(value)}`);
-  const { codec, attach, ...engine } = value;
+  const { codec, attach, serveClient, ...engine } = value;
+  if (serveClient !== undefined) {
+    if (transport !== 'ws' || attach !== true) {
+      throw new StormModuleOptionError(`${path}.serveClient`, 'the client is served from the Nest HTTP server: use it with attach: true');
+    }
+    if (typeof serveClient !== 'string' || !/^\/[A-Za-z0-9._~/-]*$/.test(serveClient) || serveClient.includes('..')) {
+      throw new StormModuleOptionError(`${path}.serveClient`, `expected a URL path such as '/storm/client', got ${JSON.stringify(serveClient)}`);
+    }
+  }
   checkCodecOption(`${path}.codec`, codec);
   if (engine.backplane !== undefined) {
     throw new StormModuleOptionError(`${path}.backplane`, 'give the backplane once, as the module\'s "backplane" option: the servers share their groups');
@@ -150,6 +160,7 @@ function serverSpec(
     options: { shutdownTimeout, name, ...engine } as TcpServerOptions | WebSocketServerOptions,
     codec: resolveCodec(transport, codec as StormModuleOptions['codec'], moduleCodec),
     attach: attach === true,
+    ...(serveClient === undefined ? {} : { serveClient: (serveClient as string).replace(/\/+$/, '') || '/' }),
   };
 }
 

@@ -5,6 +5,7 @@ import { UnknownStormServerError } from './errors/unknown-storm-server.error.js'
 import { StormExplorer } from './storm.explorer.js';
 import type { StormMiddleware } from './storm-options.interface.js';
 import { StormRouter } from './storm.router.js';
+import { serveClientFiles } from './client-route.js';
 import { StormServers } from './storm-servers.js';
 
 /**
@@ -20,6 +21,7 @@ import { StormServers } from './storm-servers.js';
 @Injectable()
 export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private started = false;
+  private readonly unserve: (() => void)[] = [];
 
   constructor(
     private readonly servers: StormServers,
@@ -48,6 +50,12 @@ export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicat
     const middleware = await Promise.all(this.servers.options.middleware.map((m) => this.resolveMiddleware(m)));
     for (const entry of entries) for (const m of middleware) entry.server.useMiddleware(m);
 
+    for (const entry of entries) {
+      if (entry.serveClient !== undefined && entry.httpServer !== undefined) {
+        this.unserve.push(serveClientFiles(entry.httpServer.resolve(), entry.serveClient));
+      }
+    }
+
     const results = await Promise.allSettled(entries.map((entry) => entry.server.listen()));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) {
@@ -58,6 +66,7 @@ export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicat
 
   async beforeApplicationShutdown(): Promise<void> {
     await Promise.all(this.servers.all.map((server) => server.close()));
+    for (const restore of this.unserve.splice(0)) restore();
     await this.servers.options.backplane?.close();
   }
 

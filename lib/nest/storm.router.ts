@@ -10,7 +10,9 @@ import type { StormTcpServer } from '../core/tcp/storm-tcp-server.js';
 import type { WsHandshakeContext } from '../core/ws/handshake-context.js';
 import type { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
 import type { WsSession } from '../core/ws/websocket-session.js';
-import type { MessageCodec } from './codecs/message-codec.interface.js';
+import type { DecodedMessage, MessageCodec } from '../core/codec/message-codec.interface.js';
+import { encodeAck, encodeErrorAck } from '../protocol/envelope.js';
+import { ackErrorOf, ackErrorOfFilterReply, INTERNAL_ERROR } from './storm-ack.js';
 import { BaseStormExceptionFilter } from './exceptions/base-storm-exception.filter.js';
 import { StormException } from './exceptions/storm.exception.js';
 import { StormContext } from './storm-context.js';
@@ -99,10 +101,11 @@ export class StormRouter {
     if (this.entry.transport === 'ws') {
       const ws = this.entry.server as StormWebSocketServer;
       if (this.connecting.length > 0) ws.on('connecting', (handshake) => this.onConnecting(handshake));
-      if (this.routes.size > 0 || this.catchAll.length > 0) {
+      // With the event protocol, requests need an answer (404) even when nothing is routed.
+      if (this.routes.size > 0 || this.catchAll.length > 0 || ws.eventCodec !== undefined) {
         ws.on('message', (session, message) => this.onMessage(session, message.data, message.isText));
       }
-    } else if (this.routes.size > 0 || this.catchAll.length > 0) {
+    } else if (this.routes.size > 0 || this.catchAll.length > 0 || this.entry.server.eventCodec !== undefined) {
       const tcp = this.entry.server as StormTcpServer;
       tcp.on('data', (session, data) => this.onMessage(session, data, false));
     }
@@ -127,18 +130,71 @@ export class StormRouter {
   }
 
   private onMessage(session: Session, raw: Buffer, isText: boolean): Promise<void> | undefined {
-    let decoded;
+    let decoded: DecodedMessage | undefined;
     try {
       decoded = this.codec.decode(raw, isText);
     } catch (error) {
       this.logger.warn(`Codec of "${this.name}" failed to decode a message of session ${session.id}: ${toError(error).message}`);
       decoded = undefined;
     }
+    if (decoded?.invalid !== undefined) return this.refuse(session, decoded.invalid);
     const pattern = decoded?.pattern;
     const routed = pattern === undefined ? undefined : this.routes.get(pattern);
+    const id = decoded?.id;
+    if (id !== undefined) return this.request(routed, session, decoded!.data, pattern!, id);
     if (routed !== undefined) return this.dispatch(routed, session, decoded!.data, pattern);
     if (this.catchAll.length === 0) return undefined;
     return this.dispatch(this.catchAll, session, isText ? raw.toString('utf8') : raw, pattern);
+  }
+
+  /** A message that breaks the event protocol: not routed; the sender gets an `exception` (400). */
+  private refuse(session: Session, reason: string): Promise<void> {
+    this.logger.debug?.(`Session ${session.id} sent an invalid protocol document: ${reason}`);
+    const reply = { event: 'exception', data: { status: 'error', statusCode: 400, message: `Invalid message: ${reason}` } };
+    return (session as SessionBase).sendDocument(JSON.stringify(reply));
+  }
+
+  /**
+   * A request (`id`): exactly one ack — the last handler's result after interceptors (an
+   * Observable's last value), or an error ack — and no `{"event"}` reply.
+   */
+  private request(handlers: StormHandler[] | undefined, session: Session, payload: unknown, pattern: string, id: number): Promise<void> {
+    const s = session as SessionBase;
+    if (this.entry.server.shuttingDown) {
+      return s.sendDocument(encodeErrorAck(id, 503, 'Service unavailable: the server is shutting down'));
+    }
+    if (handlers === undefined) return s.sendDocument(encodeErrorAck(id, 404, `No handler for "${pattern}"`));
+    let last: unknown;
+    const capture = (value: unknown): undefined => {
+      last = value;
+      return undefined;
+    };
+    const context = (): StormContext => new StormContext('message', this.name, session, payload, pattern);
+    let chain: Promise<boolean> = handlers[0]!.run([session, payload, context(), pattern], capture);
+    for (let i = 1; i < handlers.length; i++) {
+      const handler = handlers[i]!;
+      chain = chain.then((ok) => (ok ? handler.run([session, payload, context(), pattern], capture) : false));
+    }
+    return chain.then(
+      (ok) => {
+        if (!ok) {
+          const failure = ackErrorOfFilterReply(last);
+          return s.sendDocument(encodeErrorAck(id, failure.status, failure.message));
+        }
+        let text: string;
+        try {
+          text = encodeAck(id, last);
+        } catch (error) {
+          this.logger.error(`Could not encode the answer to request ${id} of session ${session.id}: ${toError(error).message}`);
+          text = encodeErrorAck(id, 500, INTERNAL_ERROR);
+        }
+        return s.sendDocument(text);
+      },
+      (error: unknown) => {
+        const failure = ackErrorOf(error);
+        return s.sendDocument(encodeErrorAck(id, failure.status, failure.message)).then(() => this.rethrow(error));
+      },
+    );
   }
 
   private dispatch(handlers: StormHandler[], session: Session, payload: unknown, pattern: string | undefined): Promise<void> {

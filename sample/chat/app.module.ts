@@ -7,7 +7,11 @@ import { ChatGateway } from './chat.gateway.js';
 @Module({
   imports: [
     // The WebSocket server shares the HTTP port of the Nest application: one port for the page and /ws.
-    StormModule.forRoot({ ws: { attach: true, path: '/ws', heartbeat: { pingInterval: 15_000 } }, shutdownTimeout: 5000 }),
+    // serveClient: the page loads StormSocket from /storm/client/index.js, served by this app.
+    StormModule.forRoot({
+      ws: { attach: true, path: '/ws', serveClient: '/storm/client', heartbeat: { pingInterval: 15_000 } },
+      shutdownTimeout: 5000,
+    }),
   ],
   controllers: [ChatController],
   providers: [ChatGateway],

@@ -34,12 +34,15 @@ export class ChatGateway {
     return { room: join.room, members: this.groups.memberCount(`room:${join.room}`) };
   }
 
+  /** Sent as a request by the page: the ack (`{ delivered: true }`) confirms the message reached the room. */
   @OnMessage('say')
   async say(@ConnectedSession() session: WebSocketSession, @MessageBody() say: SayDto) {
     const room = session.get(ROOM);
     if (room === undefined) throw new StormException('Join a room first');
-    const message = { event: 'message', data: { room, from: session.get(NAME), text: say.text, at: Date.now() } };
-    await this.groups.broadcast(`room:${room}`, JSON.stringify(message));
+    const message = { room, from: session.get(NAME), text: say.text, at: Date.now() };
+    // The sender shows its own line and learns of delivery from the ack.
+    await this.groups.emit(`room:${room}`, 'message', message, { exclude: session });
+    return { delivered: true, at: message.at };
   }
 
   @OnDisconnect()
@@ -59,7 +62,7 @@ export class ChatGateway {
   }
 
   private announce(room: string, text: string, exclude?: Session): Promise<void> {
-    const notice = { event: 'notice', data: { room, text, members: this.groups.memberCount(`room:${room}`) } };
-    return this.groups.broadcast(`room:${room}`, JSON.stringify(notice), { exclude });
+    const notice = { room, text, members: this.groups.memberCount(`room:${room}`) };
+    return this.groups.emit(`room:${room}`, 'notice', notice, { exclude });
   }
 }

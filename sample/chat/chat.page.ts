@@ -13,6 +13,8 @@ export const CHAT_PAGE = `<!doctype html>
   #log li { padding: .2rem .5rem; }
   #log li.notice { color: #666; font-style: italic; }
   #log li.error { color: #b00; }
+  #log li.pending { color: #999; }
+  #log li.delivered::after { content: " \\2713"; color: #090; }
   #status { color: #666; }
 </style>
 </head>
@@ -29,7 +31,9 @@ export const CHAT_PAGE = `<!doctype html>
   <input id="text" placeholder="message" autocomplete="off" maxlength="500" disabled>
   <button id="send" type="submit" disabled>Send</button>
 </form>
-<script>
+<script type="module">
+  // The browser client, served by the Nest app itself (StormModule's serveClient option).
+  import { StormSocket } from '/storm/client/index.js';
   const $ = (id) => document.getElementById(id);
   const log = (text, kind) => {
     const li = document.createElement('li');
@@ -37,32 +41,49 @@ export const CHAT_PAGE = `<!doctype html>
     if (kind) li.className = kind;
     $('log').append(li);
     $('log').scrollTop = $('log').scrollHeight;
+    return li;
   };
-  const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
-  const emit = (event, data) => socket.send(JSON.stringify({ event, data }));
-  socket.onopen = () => { $('status').textContent = 'connected: pick a name and a room'; };
-  socket.onclose = (e) => { $('status').textContent = 'disconnected (' + e.code + ')'; $('text').disabled = $('send').disabled = true; };
-  socket.onmessage = (e) => {
-    const { event, data } = JSON.parse(e.data);
-    if (event === 'join') {
-      $('status').textContent = 'in room ' + data.room + ' (' + data.members + ' here)';
-      $('text').disabled = $('send').disabled = false;
-      document.body.dataset.room = data.room;
+  const enable = (on) => { $('text').disabled = $('send').disabled = !on; };
+  const socket = new StormSocket('/ws', { requestTimeout: 5000 });
+  let joined;
+  const join = async (request) => {
+    try {
+      const room = await socket.request('join', request);   // the ack carries the room and its head count
+      joined = request;
+      $('status').textContent = 'in room ' + room.room + ' (' + room.members + ' here)';
+      document.body.dataset.room = room.room;
+      enable(true);
       $('text').focus();
-    } else if (event === 'message') {
-      log(data.from + ': ' + data.text);
-    } else if (event === 'notice') {
-      log(data.text + ' (' + data.members + ' here)', 'notice');
-    } else if (event === 'exception') {
-      log('error: ' + [].concat(data.message).join(', '), 'error');
+    } catch (error) {
+      log('error: ' + error.message, 'error');
     }
   };
-  $('join-form').onsubmit = (e) => { e.preventDefault(); emit('join', { name: $('name').value, room: $('room').value }); };
-  $('say-form').onsubmit = (e) => {
+  socket.on('connect', () => {
+    $('status').textContent = 'connected: pick a name and a room';
+    if (joined) void join(joined);                            // a new session after a reconnect: join again
+  });
+  socket.on('disconnect', (info) => { $('status').textContent = 'disconnected (' + info.code + ')'; enable(false); });
+  socket.on('reconnecting', (attempt, delay) => { $('status').textContent = 'reconnecting (attempt ' + attempt + ')…'; });
+  socket.on('message', (m) => log(m.from + ': ' + m.text));
+  socket.on('notice', (n) => log(n.text + ' (' + n.members + ' here)', 'notice'));
+  $('join-form').onsubmit = (e) => { e.preventDefault(); void join({ name: $('name').value, room: $('room').value }); };
+  $('say-form').onsubmit = async (e) => {
     e.preventDefault();
-    if ($('text').value) emit('say', { text: $('text').value });
+    const text = $('text').value;
     $('text').value = '';
+    if (!text) return;
+    // Our own line shows at once; the server's ack confirms it reached the room.
+    const line = log(joined.name + ': ' + text, 'pending');
+    try {
+      await socket.request('say', { text });
+      line.className = 'delivered';
+      line.title = 'delivered';
+    } catch (error) {
+      line.className = 'error';
+      line.textContent += ' (not delivered: ' + error.message + ')';
+    }
   };
+  await socket.connect();
 </script>
 </body>
 </html>

@@ -67,7 +67,8 @@ async function runWorker(): Promise<void> {
     // Logged by the backplane; local rooms keep working while Redis is away.
   });
   // exclusive: false (the default for node:cluster) lets every worker accept on the same port.
-  const server = new StormWebSocketServer({ host, port, backplane });
+  // This sample speaks its own {"type"} messages, not the event protocol: no $welcome, no acks.
+  const server = new StormWebSocketServer({ host, port, backplane, codec: 'raw' });
 
   const send = (session: WsSession, message: Record<string, unknown>): Promise<void> =>
     session.sendText(JSON.stringify(message));

@@ -48,4 +48,13 @@ describe('entry points', () => {
       assert.ok(/^(ws|@opentelemetry\/api|bufferutil|utf-8-validate)(\/|$)/.test(specifier), `unexpected import ${specifier}`);
     }
   });
+
+  it('the root entry loads neither @nestjs/websockets nor @nestjs/terminus; /terminus loads its peer and /websockets not terminus', async () => {
+    const root = await bareImportsOf(path.join(buildLib, 'index.js'));
+    assert.ok(root.length > 0, 'the hook saw no import at all');
+    assert.deepEqual(root.filter((s) => /^@nestjs\/(websockets|terminus|platform-ws)(\/|$)/.test(s)), []);
+    const websockets = await bareImportsOf(path.join(buildLib, 'websockets/index.js'));
+    assert.deepEqual(websockets.filter((s) => /^@nestjs\/(terminus|platform-ws|microservices)(\/|$)/.test(s)), []);
+    assert.ok((await bareImportsOf(path.join(buildLib, 'terminus/index.js'))).includes('@nestjs/terminus'));
+  });
 });

@@ -39,12 +39,23 @@ export async function closeApp(app: INestApplicationContext | undefined): Promis
 export class WsTestClient {
   private readonly queue: (string | Buffer)[] = [];
   private waiter: ((message: string | Buffer) => void) | undefined;
+  /** The `$welcome` document the server sent first (JSON-codec servers), taken out of the message queue. */
+  welcome: { id: number; recovered: boolean } | undefined;
+  private first = true;
   /** Resolves with the close code and reason once the connection closed. */
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       const message = isBinary ? data : data.toString('utf8');
+      if (this.first) {
+        this.first = false;
+        const welcome = welcomeOf(message);
+        if (welcome !== undefined) {
+          this.welcome = welcome;
+          return;
+        }
+      }
       const waiter = this.waiter;
       if (waiter !== undefined) {
         this.waiter = undefined;
@@ -121,7 +132,14 @@ export class WsTestClient {
   }
 }
 
-/** A connected `StormTcpClient` that queues received messages. */
+/** The `data` of a `$welcome` document, or `undefined` for any other message. */
+export function welcomeOf(message: string | Buffer): { id: number; recovered: boolean } | undefined {
+  const text = typeof message === 'string' ? message : message.toString('utf8');
+  if (!text.startsWith('{"event":"$welcome"')) return undefined;
+  return (JSON.parse(text) as { data: { id: number; recovered: boolean } }).data;
+}
+
+/** A connected `StormTcpClient` that queues received messages (a leading `$welcome` is skipped). */
 export async function connectTcp(
   port: number,
   framer?: MessageFramer,
@@ -129,8 +147,13 @@ export async function connectTcp(
   const client = new StormTcpClient({ host: '127.0.0.1', port, framer, logger: silentLogger });
   const queue: Buffer[] = [];
   let waiter: ((data: Buffer) => void) | undefined;
+  let first = true;
   client.on('data', (data: Buffer) => {
     const copy = Buffer.from(data);
+    if (first) {
+      first = false;
+      if (welcomeOf(copy) !== undefined) return;
+    }
     if (waiter !== undefined) {
       const w = waiter;
       waiter = undefined;

@@ -142,13 +142,21 @@ describe('StormModule providers', () => {
       await client.client.send(Buffer.from(JSON.stringify({ event: 'sum', data: [1, 2, 3] })));
       assert.deepEqual(JSON.parse((await client.next()).toString()), { event: 'sum', data: 6 });
 
-      // The same over a raw socket: the length prefix is the only framing.
+      // The same over a raw socket: the length prefix is the only framing, and the JSON codec's
+      // $welcome (the session id) comes first.
       const raw = await RawClient.connect({ port });
       await raw.write(encodeLengthPrefixed(Buffer.from('{"event":"sum","data":[40,2]}')));
       const reader = new LengthPrefixReader();
-      const header = await raw.readExactly(4);
-      const body = await raw.readExactly(header.readUInt32BE(0));
-      assert.deepEqual(JSON.parse(reader.push(Buffer.concat([header, body]))[0]!.toString()), { event: 'sum', data: 42 });
+      const readFrame = async (): Promise<unknown> => {
+        const header = await raw.readExactly(4);
+        const body = await raw.readExactly(header.readUInt32BE(0));
+        return JSON.parse(reader.push(Buffer.concat([header, body]))[0]!.toString());
+      };
+      const welcome = (await readFrame()) as { event: string; data: { id: number; recovered: boolean } };
+      assert.equal(welcome.event, '$welcome');
+      assert.equal(welcome.data.recovered, false);
+      assert.ok(Number.isSafeInteger(welcome.data.id) && welcome.data.id > 0);
+      assert.deepEqual(await readFrame(), { event: 'sum', data: 42 });
       raw.destroy();
     } finally {
       await client?.client.disconnect();
@@ -220,6 +228,13 @@ describe('StormModule options validation', () => {
     assert.equal((await failure({ tcp: { groups: new SessionGroups() } })).option, 'tcp.groups');
     assert.equal((await failure({ backplane: {} })).option, 'backplane');
     assert.equal((await failure({ ws: { backplane: {} } })).option, 'ws.backplane');
+  });
+
+  it('rejects serveClient without attach, on TCP, and with a path that is not a plain URL path', async () => {
+    assert.equal((await failure({ ws: { port: 0, serveClient: '/storm/client' } })).option, 'ws.serveClient');
+    assert.equal((await failure({ tcp: { serveClient: '/storm/client' } })).option, 'tcp.serveClient');
+    assert.equal((await failure({ ws: { attach: true, serveClient: 'storm' } })).option, 'ws.serveClient');
+    assert.equal((await failure({ ws: { attach: true, serveClient: '/a/../b' } })).option, 'ws.serveClient');
   });
 
   it('rejects attach together with an own port, and attach on TCP', async () => {

@@ -7,7 +7,7 @@ import { Controller, Module } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import fc from 'fast-check';
 
-import { JsonEventCodec, RawCodec, type MessageCodec } from '../../lib/nest/index.js';
+import { JsonEventCodec, RawCodec, type MessageCodec } from '../../lib/core/index.js';
 import { FrameKind, JsonBodyDeserializer, StormRpcProtocolError, type StormClientProxy } from '../../lib/microservice/index.js';
 import { deserializeBody, FrameReader, HEADER_SIZE } from '../../lib/microservice/wire/frame-codec.js';
 import { encodeLengthPrefixed, LengthPrefixReader } from '../support/length-prefix.js';

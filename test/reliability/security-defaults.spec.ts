@@ -208,8 +208,12 @@ describe('security defaults', () => {
         const header = Buffer.alloc(4);
         header.writeUInt32BE(payload.length, 0);
         await raw.write(Buffer.concat([header, payload]));
-        const length = (await raw.readExactly(4)).readUInt32BE(0);
-        const tcpReply = (await raw.readExactly(length)).toString('utf8');
+        const readFrame = async (): Promise<string> => {
+          const length = (await raw.readExactly(4)).readUInt32BE(0);
+          return (await raw.readExactly(length)).toString('utf8');
+        };
+        assert.match(await readFrame(), /^\{"event":"\$welcome"/);
+        const tcpReply = await readFrame();
         assert.deepEqual(JSON.parse(tcpReply), { event: 'exception', data: { status: 'error', message: 'Internal server error' } });
         raw.destroy();
       } finally {

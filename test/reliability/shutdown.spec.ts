@@ -41,7 +41,14 @@ function wsLoadClient(url: string, envelope: boolean): Promise<LoadClient> {
   let running = true;
   ws.on('message', (data: Buffer) => {
     const text = data.toString('utf8');
-    client.received.push(envelope ? (JSON.parse(text) as { data: number }).data : Number(text));
+    if (!envelope) {
+      client.received.push(Number(text));
+      return;
+    }
+    const doc = JSON.parse(text) as { event: string; data: number };
+    // The JSON codec's $welcome comes first; the echoes follow.
+    if (doc.event === '$welcome' && client.received.length === 0) return;
+    client.received.push(doc.data);
   });
   return withTimeout(
     new Promise<LoadClient>((resolve, reject) => {
@@ -76,7 +83,11 @@ function tcpLoadClient(port: number): Promise<LoadClient> {
     stop: () => (running = false),
   };
   socket.on('data', (chunk: Buffer) => {
-    for (const payload of reader.push(chunk)) client.received.push((JSON.parse(payload.toString('utf8')) as { data: number }).data);
+    for (const payload of reader.push(chunk)) {
+      const doc = JSON.parse(payload.toString('utf8')) as { event: string; data: number };
+      if (doc.event === '$welcome' && client.received.length === 0) continue;
+      client.received.push(doc.data);
+    }
   });
   return withTimeout(
     new Promise<LoadClient>((resolve, reject) => {

@@ -35,7 +35,9 @@ describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && `no Chromium at ${
       await alice.fill('#text', 'hello from alice');
       await alice.click('#send');
       await bob.waitForSelector('#log li:text("alice: hello from alice")', { timeout: T });
-      await alice.waitForSelector('#log li:text("alice: hello from alice")', { timeout: T });
+      // The sender's own line is confirmed by the server's ack.
+      await alice.waitForSelector('#log li.delivered:text("alice: hello from alice")', { timeout: T });
+      assert.equal(await alice.locator('#log li.pending').count(), 0);
 
       // Someone in another room sees nothing of it.
       const carol = await context.newPage();

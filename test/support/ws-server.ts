@@ -15,13 +15,15 @@ export const T = 5000;
 /**
  * Starts a `StormWebSocketServer` on 127.0.0.1 and a port the OS picks (read it back from
  * `server.port`), silent unless the test passes its own logger. Attached servers (`server`
- * option) keep their owner's listener.
+ * option) keep their owner's listener. These helpers serve frame-level tests, so the codec is
+ * `'raw'` (no `$welcome`, no ack handling) unless the test passes `codec: 'json'`.
  */
 export async function startWsServer(options: WebSocketServerOptions = {}): Promise<StormWebSocketServer> {
   const own = options.server === undefined && options.socketPath === undefined;
   const server = new StormWebSocketServer({
     ...(own ? { host: '127.0.0.1', port: 0 } : {}),
     logger: silentLogger,
+    codec: 'raw',
     ...options,
   });
   await withTimeout(server.listen(), T, 'server.listen');

@@ -19,6 +19,10 @@ import { AsyncEventEmitter } from '../util/async-events.js';
 import { HandshakeTracker } from './handshake-tracker.js';
 import type { ServerListener } from './server-listener.js';
 import { rawSocketOf } from './tls-raw-socket.js';
+import type { JsonEventCodec } from '../codec/json-event.codec.js';
+import type { MessageCodec } from '../codec/message-codec.interface.js';
+import { resolveCodec } from '../codec/resolve-codec.js';
+import { closeRequests, consumeAck, eventCodecOf, refuseDroppedRequest, welcomeDocument } from '../session/session-requests.js';
 
 /** Why a connection was closed before it became a session. */
 export type RejectReason =
@@ -78,6 +82,10 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   readonly metrics: ServerMetrics;
   /** @internal */
   readonly middleware = new MiddlewarePipeline();
+  /** How messages are read and events written (the `codec` option). */
+  readonly codec: MessageCodec;
+  /** @internal The codec when it speaks the event protocol. */
+  readonly eventCodec: JsonEventCodec | undefined;
   /** @internal */
   protected readonly config: ResolvedServerOptions;
   protected readonly logger: StormLogger;
@@ -106,6 +114,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     );
     this.logger = this.config.logger;
     this.groups = common.groups ?? new SessionGroups();
+    this.codec = resolveCodec(common.codec, transport);
+    this.eventCodec = eventCodecOf(this.codec);
     const attributes: Record<string, string> = { 'stormsocket.transport': transport };
     if (common.name !== undefined) attributes['stormsocket.server'] = common.name;
     this.metrics = new ServerMetrics(attributes);
@@ -121,7 +131,13 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       middleware: this.middleware,
       groups: this.groups,
       serverMetrics: this.metrics,
+      eventCodec: this.eventCodec,
     };
+  }
+
+  /** Whether `close()` has begun: requests of the event protocol are answered with 503 from then on. */
+  get shuttingDown(): boolean {
+    return this.closing !== undefined;
   }
 
   /** Whether the server accepts connections. */
@@ -245,6 +261,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal */
   sessionOpened(session: Session): Promise<void> | undefined {
     const s = session as S;
+    if (this.eventCodec !== undefined) void s.sendDocument(welcomeDocument(s)).catch(() => undefined);
     const hooks = this.middleware.connected(s);
     if (hooks === undefined) return this.fire('connected', s);
     return hooks.then(
@@ -253,12 +270,23 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     );
   }
 
+  /** @internal Whether an inbound message is an ack of the event protocol, now settled (it goes no further). */
+  takeAck(session: Session, data: Buffer, isText: boolean): boolean {
+    return this.eventCodec !== undefined && consumeAck(this.eventCodec, session as S, data, isText, this.logger);
+  }
+
+  /** @internal A request dropped by receiving middleware is answered 503, so it still gets exactly one answer. */
+  messageDropped(session: Session, data: Buffer, isText: boolean): void {
+    if (this.eventCodec !== undefined) refuseDroppedRequest(this.eventCodec, session as S, data, isText);
+  }
+
   /** @internal */
   abstract sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined;
 
   /** @internal */
   sessionClosed(session: Session, reason: DisconnectReason): Promise<void> | undefined {
     const s = session as S;
+    closeRequests(s);
     this.metrics.activeConnections--;
     this.metrics.recordConnectionDuration(Date.now() - s.metrics.connectedAt);
     const hooks = this.middleware.disconnected(s, reason);

@@ -1,3 +1,5 @@
+import type { RequestOptions } from '../../protocol/request-table.js';
+import type { JsonEventCodec } from '../codec/json-event.codec.js';
 import type { EndPoint } from '../endpoint.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { asBuffer } from '../util/as-buffer.js';
@@ -13,6 +15,7 @@ import type { CloseOptions, Session } from './session.js';
 import type { SessionKey } from './session-key.js';
 import type { SessionLimits, SessionSink } from './session-host.js';
 import { SessionLifecycle } from './session-lifecycle.js';
+import { emitOn, requestOn } from './session-requests.js';
 
 let lastSessionId = 0;
 
@@ -100,6 +103,24 @@ export abstract class SessionBase implements Session {
     this.limits.groups.remove(group, this);
   }
 
+  emit(event: string, data?: unknown): Promise<void> {
+    return emitOn(this, event, data);
+  }
+
+  request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T> {
+    return requestOn<T>(this, event, data, options);
+  }
+
+  /** @internal The event-protocol codec of the owner, if it has one. */
+  get eventCodec(): JsonEventCodec | undefined {
+    return this.limits.eventCodec;
+  }
+
+  /** @internal Sends one protocol document (a text message on WebSocket, framed UTF-8 on TCP). */
+  sendDocument(text: string): Promise<void> {
+    return this.outbound.send(Buffer.from(text, 'utf8'), true);
+  }
+
   send(data: Uint8Array, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return this.outbound.send(asBuffer(data), false);
@@ -163,18 +184,25 @@ export abstract class SessionBase implements Session {
         return undefined;
       }
       if (isPromiseLike(transformed)) {
+        const original = data;
         return transformed.then(
-          (value) => (value === null ? this.outbound.countDropped() : this.sink.sessionMessage(this, value, isText)),
+          (value) => (value === null ? this.dropInbound(original, isText) : this.sink.sessionMessage(this, value, isText)),
           (error: unknown) => this.sink.sessionError(this, toError(error)),
         );
       }
       if (transformed === null) {
-        this.outbound.countDropped();
+        this.dropInbound(data, isText);
         return undefined;
       }
       data = transformed;
     }
     return this.sink.sessionMessage(this, data, isText);
+  }
+
+  /** Receiving middleware dropped a message: counted, and a request among them still gets its one answer (503). */
+  private dropInbound(data: Buffer, isText: boolean): void {
+    this.outbound.countDropped();
+    this.sink.messageDropped?.(this, data, isText);
   }
 
   /** @internal Runs `onDisconnected` and `disconnected` (once queued messages have been handled). */
@@ -206,6 +234,8 @@ export abstract class SessionBase implements Session {
       server.messagesReceived++;
       server.bytesReceivedTotal += data.length;
     }
+    // Acks settle `session.request()`s at once: queued behind a handler that awaits one, they would deadlock it.
+    if (this.limits.eventCodec !== undefined && this.sink.takeAck?.(this, data, isText) === true) return;
     this.inbound.push(data, isText);
   }
 

@@ -1,3 +1,5 @@
+import { encodeEvent } from '../../protocol/envelope.js';
+import { assertEventName } from '../../protocol/reserved-names.js';
 import { RESOLVED } from '../util/resolved.js';
 import type { BroadcastRelay } from './broadcast-relay.js';
 import { ConnectionState } from './connection-state.js';
@@ -97,6 +99,19 @@ export class SessionGroups {
     const message = OutgoingMessage.from(data);
     this.relay.publish(`group:${group}`, message);
     return members === undefined ? RESOLVED : broadcastTo(members, message, options);
+  }
+
+  /**
+   * Pushes an event `{"event": event, "data": data}` to every member of a group (event
+   * protocol): encoded and framed once, a text message on WebSocket, and across the cluster with
+   * a backplane, like {@link broadcast}. Throws a `TypeError` for names starting with `$`.
+   *
+   * @example
+   * await groups.emit('room:42', 'chat', { from: 'ada', text: 'hi' }, { exclude: session });
+   */
+  emit(group: string, event: string, data?: unknown, options?: BroadcastOptions): Promise<void> {
+    assertEventName(event);
+    return this.broadcast(group, encodeEvent(event, data), options);
   }
 
   /** How many sessions of this process are in the group. */

@@ -1,3 +1,4 @@
+import type { JsonEventCodec } from '../codec/json-event.codec.js';
 import type { MiddlewarePipeline } from '../middleware/middleware-pipeline.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { DisconnectReason } from './disconnect-reason.js';
@@ -24,6 +25,8 @@ export interface SessionLimits {
   readonly groups: SessionGroups;
   /** Server-wide counters the session adds to; `undefined` on clients. */
   readonly serverMetrics: ServerMetrics | undefined;
+  /** The owner's codec when it speaks the event protocol (`emit`/`request` need it). */
+  readonly eventCodec?: JsonEventCodec;
 }
 
 /**
@@ -40,4 +43,8 @@ export interface SessionSink {
   sessionClosed(session: Session, reason: DisconnectReason): Promise<void> | undefined;
   /** Reports an error of a handler or hook of this session. */
   sessionError(session: Session, error: Error): void;
+  /** Receiving middleware dropped this message (e.g. a rate limit with `action: 'drop'`). */
+  messageDropped?(session: Session, data: Buffer, isText: boolean): void;
+  /** Settles the request an inbound ack answers; `true` when the message was an ack (it goes no further). */
+  takeAck?(session: Session, data: Buffer, isText: boolean): boolean;
 }

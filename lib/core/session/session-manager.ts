@@ -1,3 +1,5 @@
+import { encodeEvent } from '../../protocol/envelope.js';
+import { assertEventName } from '../../protocol/reserved-names.js';
 import type { BroadcastRelay } from './broadcast-relay.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { Session } from './session.js';
@@ -71,6 +73,16 @@ export class SessionManager<S extends Session = Session> {
     const message = OutgoingMessage.from(data);
     this.relay.publish(this.relayKey, message);
     return broadcastTo(this.byId.values(), message, options);
+  }
+
+  /**
+   * Pushes an event `{"event": event, "data": data}` to every open session (event protocol):
+   * encoded and framed once, across the cluster with a backplane, like {@link broadcast}.
+   * Throws a `TypeError` for names starting with `$`.
+   */
+  emit(event: string, data?: unknown, options?: BroadcastOptions): Promise<void> {
+    assertEventName(event);
+    return this.broadcast(encodeEvent(event, data), options);
   }
 
   /** Closes every session gracefully and resolves when all have closed. */

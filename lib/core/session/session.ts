@@ -1,3 +1,4 @@
+import type { RequestOptions } from '../../protocol/request-table.js';
 import type { EndPoint } from '../endpoint.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import type { ConnectionState } from './connection-state.js';
@@ -62,4 +63,16 @@ export interface Session {
   get<T>(key: SessionKey<T>): T | undefined;
   /** Typed write of `items`. */
   set<T>(key: SessionKey<T>, value: T): void;
+  /**
+   * Pushes an event `{"event": event, "data": data}` (event protocol, `docs/protocol.md`).
+   * Rejects with `NoEventCodecError` when the server's codec is not `'json'`; throws a
+   * `TypeError` for names starting with `$`.
+   */
+  emit(event: string, data?: unknown): Promise<void>;
+  /**
+   * Asks the peer and resolves with its answer (`{"ack": id, "data": ...}`). Rejects with
+   * `RequestTimeoutError` after `timeout` ms (default 10000), `RequestFailedError` on an error
+   * ack, the signal's reason on abort, `NotConnectedError` when the session closes first.
+   */
+  request<T = unknown>(event: string, data?: unknown, options?: RequestOptions): Promise<T>;
 }

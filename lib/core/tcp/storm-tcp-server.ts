@@ -103,6 +103,7 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
 
   /** @internal */
   sessionMessage(session: Session, data: Buffer): Promise<void> | undefined {
+    if (this.takeAck(session, data, false)) return undefined;
     return this.emit('data', session as TcpSession, data);
   }
 }

@@ -3,7 +3,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { remoteEndPointOf } from '../endpoint.js';
+import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
 import { InvalidOptionError } from '../errors.js';
 import { intOption, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
@@ -14,7 +14,7 @@ import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
-import { WsHandshakeInfo, WsSession, type WsSessionOptions } from './websocket-session.js';
+import { WsHandshakeInfo, WsSession, type WsHandshake, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import {
   resolveCompression,
@@ -101,7 +101,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   private readonly maxFrameSize: number;
   private readonly compressionThreshold: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private readonly sessionOptions: WsSessionOptions;
+  /** @internal Settings every session of this server shares. */
+  protected readonly sessionOptions: WsSessionOptions;
   private readonly onUpgrade = (request: IncomingMessage, socket: net.Socket, head: Buffer): void =>
     void this.handleUpgrade(request, socket, head);
 
@@ -254,7 +255,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
     this.tuneSocket(socket);
     const handshake = new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol);
-    const session = new WsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, context.remoteEndPoint, handshake);
+    const session = this.createSession(ws, socket, context.remoteEndPoint, handshake);
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
       const guard = new FrameSizeGuard(this.maxFrameSize, () => session.fail(DisconnectReason.MessageTooBig));
@@ -262,6 +263,11 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     }
     this.addSession(session);
     session.start();
+  }
+
+  /** @internal Builds the session of an accepted connection; subclasses may return a subclass of `WsSession`. */
+  protected createSession(ws: WebSocket, socket: net.Socket, remoteEndPoint: EndPoint | undefined, handshake: WsHandshake): WsSession {
+    return new WsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake);
   }
 
   private startHeartbeat(): void {
@@ -294,7 +300,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal */
   sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined {
-    if (!this.hasListeners('message')) return undefined;
+    if (this.takeAck(session, data, isText) || !this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));
   }
 }

@@ -59,6 +59,11 @@ export class WsHandshakeInfo implements WsHandshake {
  * server.on('message', (session, msg) => session.sendText(`echo: ${msg.text}`));
  */
 export interface WebSocketSession extends Session {
+  /**
+   * Sends one message: bytes as a binary frame, a string as a text frame (as `ws` users write
+   * `client.send(JSON.stringify(reply))`).
+   */
+  send(data: Uint8Array | string, signal?: AbortSignal): Promise<void>;
   /** Sends a text message; a `Uint8Array` is taken as pre-encoded UTF-8 and not copied. */
   sendText(text: string | Uint8Array, signal?: AbortSignal): Promise<void>;
   /** The handshake this session was opened with. */
@@ -202,6 +207,10 @@ export class WsSession extends SessionBase implements WebSocketSession {
   /** The negotiated subprotocol, or `''`. */
   get protocol(): string {
     return this.ws.protocol;
+  }
+
+  override send(data: Uint8Array | string, signal?: AbortSignal): Promise<void> {
+    return typeof data === 'string' ? this.sendText(data, signal) : super.send(data, signal);
   }
 
   sendText(text: string | Uint8Array, signal?: AbortSignal): Promise<void> {

@@ -16,6 +16,7 @@ export function createCoreServer(
   options: TcpServerOptions | WebSocketServerOptions,
   drain: NonNullable<CommonServerOptions['drain']>,
 ): CoreServer {
-  if (transport === 'ws') return new StormWebSocketServer({ ...(options as WebSocketServerOptions), drain });
-  return new StormTcpServer({ ...(options as TcpServerOptions), framer: new LengthPrefixFramer(), drain });
+  // The RPC wire format is its own binary protocol, never the event protocol: codec 'raw'.
+  if (transport === 'ws') return new StormWebSocketServer({ ...(options as WebSocketServerOptions), codec: 'raw', drain });
+  return new StormTcpServer({ ...(options as TcpServerOptions), framer: new LengthPrefixFramer(), codec: 'raw', drain });
 }

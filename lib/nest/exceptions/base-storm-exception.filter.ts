@@ -1,5 +1,5 @@
 import { HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { EventEnvelope } from '../codecs/envelope.js';
+import type { EventEnvelope } from '../../core/codec/envelope.js';
 import { StormException } from './storm.exception.js';
 
 /** What the exception reply's `data` holds. */

@@ -48,6 +48,12 @@ class ForeignSession implements Session {
   get<T>(key: SessionKey<T>): T | undefined {
     return this.items.get(key.name) as T | undefined;
   }
+  emit(): Promise<void> {
+    return Promise.resolve();
+  }
+  request<T>(): Promise<T> {
+    return Promise.reject(new Error('no event protocol'));
+  }
   set<T>(key: SessionKey<T>, value: T): void {
     this.items.set(key.name, value);
   }

@@ -4,6 +4,13 @@ export interface DecodedMessage {
   pattern?: string;
   /** The payload handed to `@MessageBody()`. */
   data: unknown;
+  /** A request id (event protocol): the sender expects exactly one ack `{"ack": id, ...}`. */
+  id?: number;
+  /**
+   * Set when the message breaks the event protocol (a bad `id`, `event` and `ack` together, an
+   * ack nobody waits for): it is not routed; the Nest router answers with an `exception` (400).
+   */
+  invalid?: string;
 }
 
 /** One outgoing message as the codec encoded it. */
