@@ -1,20 +1,22 @@
 #!/usr/bin/env node
-// Cross-node broadcast through the Redis backplane against single-node delivery: throughput of a
-// burst and latency at a steady rate, group broadcasts to WebSocket clients.
+// Cross-node broadcast through each backplane against single-node delivery: throughput of a burst
+// and latency at half of each scenario's measured peak, group broadcasts to WebSocket clients.
 //
-//   npx tsc -p tsconfig.json                      # builds build/lib
-//   node bench/cluster-quick.mjs                  # starts its own redis-server on a free port
-//   REDIS_URL=redis://127.0.0.1:6379 node bench/cluster-quick.mjs --messages 50000 --clients 20
+//   npm run build:test                            # builds build/lib and the test helpers it reuses
+//   node bench/cluster-quick.mjs                  # starts redis-server, a 6-process Redis Cluster and nats-server
+//   node bench/cluster-quick.mjs --backplanes redis,nats --messages 50000 --clients 20
+//   node bench/cluster-quick.mjs --json out.json  # also writes the results as JSON (npm run bench reads it)
+//   node bench/cluster-quick.mjs --rate 2000      # latency at a fixed rate instead of half of each peak
 //   node bench/cluster-quick.mjs --idle 5000      # also: server memory per idle connection
 //
-// Scenarios (the publisher is always node A, a separate process; clients run in this process):
-//   single   node A without a backplane, clients on A
-//   local    node A with a RedisBackplane, clients on A (what publishing to Redis costs)
-//   cross    node A with a RedisBackplane publishes, clients on node B (A → Redis → B → clients)
+// Scenarios (the publisher is always a separate node process; clients run in this process):
+//   local          one node without a backplane, clients on it: the reference
+//   cross-redis    node A publishes, clients on node B, through one Redis (A → Redis → B → clients)
+//   cross-cluster  the same through a Redis Cluster of 3 masters + 3 replicas (sharded pub/sub)
+//   cross-nats     the same through nats-server
 // Every payload carries its send time, so latency is measured end to end (same machine clock).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -32,9 +34,18 @@ else await main();
 
 async function runNode() {
   const core = await import(pathToFileURL(path.join(ROOT, 'build/lib/core/index.js')).href);
-  const { RedisBackplane } = await import(pathToFileURL(path.join(ROOT, 'build/lib/cluster/index.js')).href);
-  const redisUrl = process.env.REDIS_URL;
-  const backplane = redisUrl ? new RedisBackplane({ url: redisUrl, logger: core.silentLogger }) : undefined;
+  const { RedisBackplane, NatsBackplane } = await import(pathToFileURL(path.join(ROOT, 'build/lib/cluster/index.js')).href);
+  const kind = process.env.BACKPLANE ?? '';
+  const target = process.env.BACKPLANE_TARGET ?? '';
+  const logger = core.silentLogger;
+  const backplane =
+    kind === 'redis'
+      ? new RedisBackplane({ url: target, logger })
+      : kind === 'cluster'
+        ? new RedisBackplane({ cluster: JSON.parse(target), logger })
+        : kind === 'nats'
+          ? new NatsBackplane({ servers: target, logger })
+          : undefined;
   const server = new core.StormWebSocketServer({
     host: '127.0.0.1',
     port: 0,
@@ -105,38 +116,58 @@ async function main() {
       messages: { type: 'string', default: '20000' },
       clients: { type: 'string', default: '10' },
       size: { type: 'string', default: '64' },
-      rate: { type: 'string', default: '1000' },
-      'latency-messages': { type: 'string', default: '3000' },
+      'latency-seconds': { type: 'string', default: '2' },
+      rate: { type: 'string', default: '0' },
+      backplanes: { type: 'string', default: 'redis,cluster,nats' },
+      json: { type: 'string' },
       idle: { type: 'string', default: '0' },
     },
   });
   const messages = Number(values.messages);
   const clients = Number(values.clients);
   const size = Math.max(12, Number(values.size));
-  const rate = Number(values.rate);
-  const latencyMessages = Number(values['latency-messages']);
+  const latencySeconds = Number(values['latency-seconds']);
+  const fixedRate = Number(values.rate);
+  const kinds = values.backplanes.split(',').filter(Boolean);
   const { default: WebSocket } = await import('ws');
+  const support = (file) => import(pathToFileURL(path.join(ROOT, 'build/test/cluster/support', file)).href);
 
   const children = [];
+  const buses = [];
   const cleanup = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
   process.on('exit', cleanup);
 
-  let redisUrl = process.env.REDIS_URL;
-  let redisDir;
-  if (!redisUrl) {
-    const port = await freePort();
-    redisDir = mkdtempSync(path.join(os.tmpdir(), 'storm-bench-redis-'));
-    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir], {
-      stdio: 'ignore',
-    });
-    children.push(redis);
-    redisUrl = `redis://127.0.0.1:${port}`;
-    await new Promise((resolve) => setTimeout(resolve, 300));
+  // The buses: started here, stopped at the end (a missing server skips its scenario).
+  const targets = {};
+  const skipped = {};
+  for (const kind of kinds) {
+    try {
+      if (kind === 'redis') {
+        const { TestRedis } = await support('redis-server.js');
+        const redis = await TestRedis.start();
+        buses.push(redis);
+        targets.redis = redis.url;
+      } else if (kind === 'cluster') {
+        const { TestRedisCluster } = await support('redis-cluster.js');
+        const cluster = await TestRedisCluster.start();
+        buses.push(cluster);
+        targets.cluster = JSON.stringify(cluster.nodes);
+      } else if (kind === 'nats') {
+        const { TestNats } = await support('nats-server.js');
+        const nats = await TestNats.start();
+        buses.push(nats);
+        targets.nats = nats.url;
+      } else {
+        throw new Error(`unknown backplane "${kind}" (redis, cluster, nats)`);
+      }
+    } catch (error) {
+      skipped[kind] = String(error?.message ?? error).split('\n')[0];
+    }
   }
 
-  const startNode = async (withBackplane) => {
+  const startNode = async (kind) => {
     const child = spawn(process.execPath, ['--expose-gc', SELF, '--node'], {
-      env: { ...process.env, REDIS_URL: withBackplane ? redisUrl : '' },
+      env: { ...process.env, BACKPLANE: kind ?? '', BACKPLANE_TARGET: kind ? targets[kind] : '' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(child);
@@ -207,7 +238,8 @@ async function main() {
     const group = await connectClients(clientPort, count);
     const control = await open(publisherPort);
     await waitUntil(async () => (await request(control, { op: 'count' })).count >= clients, 5000);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The subscriptions of a new member's node are asynchronous: let them settle.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const startedAt = performance.timeOrigin + performance.now();
     const reply = await request(control, { op: 'publish', count, size, rate: publishRate });
     const complete = await waitUntil(() => group.received >= count * clients, 30_000 + count);
@@ -219,6 +251,7 @@ async function main() {
     return {
       scenario: name,
       mode: publishRate === 0 ? 'burst' : `${publishRate}/s`,
+      rate: publishRate,
       messages: count,
       delivered: group.received,
       complete,
@@ -232,24 +265,31 @@ async function main() {
     };
   };
 
-  const single = await startNode(false);
-  const a = await startNode(true);
-  const b = await startNode(true);
-  const results = [];
-  const layouts = {
-    single: { publisherPort: single.port, clientPort: single.port },
-    local: { publisherPort: a.port, clientPort: a.port },
-    cross: { publisherPort: a.port, clientPort: b.port },
-  };
+  const layouts = {};
+  const nodes = [];
+  const single = await startNode(undefined);
+  nodes.push(single);
+  layouts.local = { publisherPort: single.port, clientPort: single.port };
+  for (const kind of kinds) {
+    if (targets[kind] === undefined) continue;
+    const a = await startNode(kind);
+    const b = await startNode(kind);
+    nodes.push(a, b);
+    layouts[`cross-${kind}`] = { publisherPort: a.port, clientPort: b.port };
+  }
   console.log(
-    `cluster-quick: ${clients} clients, ${size}-byte binary messages, burst of ${messages}, latency at ${rate}/s x ${latencyMessages}; ` +
-      `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}, Redis ${redisUrl}`,
+    `cluster-quick: ${clients} clients, ${size}-byte binary messages, burst of ${messages}, latency at half of each peak for ${latencySeconds} s; ` +
+      `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}` +
+      (Object.keys(skipped).length ? `; skipped: ${JSON.stringify(skipped)}` : ''),
   );
+  const results = [];
   for (const [name, layout] of Object.entries(layouts)) {
     // A short warm-up so JIT and connection setup are out of the way.
     await run(name, layout, 2000, 0);
-    results.push(await run(name, layout, messages, 0));
-    results.push(await run(name, layout, latencyMessages, rate));
+    const burst = await run(name, layout, messages, 0);
+    results.push(burst);
+    const half = fixedRate > 0 ? fixedRate : Math.max(100, Math.round(burst.msgPerSec / 2));
+    results.push(await run(name, layout, Math.min(200_000, Math.round(half * latencySeconds)), half));
   }
 
   const fmt = (n, digits = 2) => (n === undefined ? '' : typeof n === 'number' ? n.toFixed(digits) : String(n));
@@ -261,15 +301,19 @@ async function main() {
         `${r.msgPerSec ?? ''} | ${r.deliveriesPerSec ?? ''} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} |`,
     );
   }
+  if (values.json) {
+    writeFileSync(values.json, JSON.stringify({ clients, size, messages, skipped, results }, null, 2));
+  }
 
   const idle = Number(values.idle);
-  if (idle > 0) {
-    // Memory per idle WebSocket session, on the node with a backplane (clients in this process).
-    const control = await open(a.port);
+  if (idle > 0 && nodes.length > 1) {
+    // Memory per idle WebSocket session, on a node with a backplane (clients in this process).
+    const port = nodes[1].port;
+    const control = await open(port);
     const before = await request(control, { op: 'memory' });
     const sockets = [];
     for (let i = 0; i < idle; i += 100) {
-      sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, idle - i) }, () => open(a.port)))));
+      sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, idle - i) }, () => open(port)))));
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
     const after = await request(control, { op: 'memory' });
@@ -282,19 +326,8 @@ async function main() {
     control.close();
   }
 
-  for (const node of [single, a, b]) node.child.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  for (const node of nodes) node.child.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 500));
   cleanup();
-  if (redisDir) rmSync(redisDir, { recursive: true, force: true });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+  await Promise.all(buses.map((bus) => bus.stop()));
 }

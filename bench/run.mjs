@@ -45,9 +45,10 @@ const HELP = `Usage: node bench/run.mjs [options]   (npm run bench -- [options])
   --accept-concurrency <n> connections opened at a time in accept scenarios (default 50)
   --latency-rate <n>       total messages/s of the latency scenarios (default 10000)
   --latency-connections <n> connections of the latency scenarios (default 10)
+  --cluster-clients <n>    WebSocket clients of the cross-node scenarios (default 10)
   --rpc-inflight <n>       requests in flight in the RPC scenario (default 100)
   --retries <n>            extra windows when other processes were busy during one (default 2; quick 0)
-  --only <list>            scenario ids or prefixes (tcp-echo, ws-echo, broadcast, rpc, ws-memory, accept, latency)
+  --only <list>            scenario ids or prefixes (tcp-echo, ws-echo, broadcast, rpc, ws-memory, accept, latency, cluster)
   --targets <list>         only these target ids (see --list)
   --profile <list>         CPU-profile these targets' server processes over the measured windows
                            ('ours' = all of ours, 'all'); the V8 profiler runs in process (as
@@ -73,6 +74,7 @@ const { values: args } = parseArgs({
     'accept-concurrency': { type: 'string' },
     'latency-rate': { type: 'string' },
     'latency-connections': { type: 'string' },
+    'cluster-clients': { type: 'string' },
     'rpc-inflight': { type: 'string' },
     retries: { type: 'string' },
     only: { type: 'string' },
@@ -125,6 +127,7 @@ const options = {
   acceptConcurrency: num('accept-concurrency', 50),
   latencyRate: num('latency-rate', 10000),
   latencyConnections: num('latency-connections', 10),
+  clusterClients: num('cluster-clients', 10),
   rpcInflight: num('rpc-inflight', 100),
   retries: num('retries', quick ? 0 : 2, { min: 0 }),
 };
@@ -256,7 +259,7 @@ const serverPool = new Map();
 const serverUses = new Map();
 
 function poolable(scenario, target) {
-  return scenario.kind !== 'memory' && !wantsProfile(target);
+  return scenario.kind !== 'memory' && scenario.kind !== 'external' && !wantsProfile(target);
 }
 
 function countServerUses(list) {
@@ -613,6 +616,11 @@ async function main() {
     const rows = [];
     for (const target of scenario.targets) {
       if (interrupted) break;
+      if (scenario.external === 'cluster') {
+        done++;
+        rows.push({ id: target.id, label: target.label, ours: Boolean(target.ours), ...(await clusterRow(scenario, target)) });
+        continue;
+      }
       done++;
       log(`[${done}/${total}] ${scenario.id} / ${target.id}  (t+${((Date.now() - started) / 1000).toFixed(1)} s)`);
       const budget = options.reps * (options.warmup + options.duration + 40) * 1000 + 60000;
@@ -650,6 +658,36 @@ async function main() {
   const elapsed = (Date.now() - started) / 1000;
   publish(all, { ...meta, elapsedSeconds: elapsed }, profiles);
   await sharedLoad?.stop(3000);
+}
+
+let clusterResults;
+/**
+ * One row of the cross-node scenarios, from one run of bench/cluster-quick.mjs shared by both
+ * (it starts its own node processes and buses; see that file).
+ */
+async function clusterRow(scenario, target) {
+  clusterResults ??= (async () => {
+    const out = path.join(os.tmpdir(), `storm-cluster-bench-${process.pid}.json`);
+    log(`[cluster] bench/cluster-quick.mjs (node processes, redis-server, Redis Cluster, nats-server)`);
+    const args = [path.join(ROOT, 'bench', 'cluster-quick.mjs'), '--json', out, '--clients', String(options.clusterClients),
+      '--messages', quick ? '5000' : '20000', '--latency-seconds', quick ? '1' : '3'];
+    try {
+      execFileSync(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
+      return JSON.parse(readFileSync(out, 'utf8'));
+    } catch (error) {
+      return { error: String(error?.message ?? error).split('\n')[0] };
+    }
+  })();
+  const results = await clusterResults;
+  if (results.error) return { error: results.error };
+  const kind = target.id.replace(/^cross-/, '');
+  if (results.skipped?.[kind]) return { skipped: results.skipped[kind] };
+  const burst = results.results.find((r) => r.scenario === target.id && r.mode === 'burst');
+  const steady = results.results.find((r) => r.scenario === target.id && r.mode !== 'burst');
+  if (!burst || !steady) return { error: 'no result' };
+  const base = { srvCpu: NaN, genCpu: NaN, otherCpu: NaN, irqCpu: NaN, perCore: NaN, errors: 0, reps: [] };
+  if (scenario.id === 'cluster-throughput') return { ...base, value: burst.msgPerSec, p50: burst.p50, p99: burst.p99 };
+  return { ...base, value: steady.p99, p50: steady.p50, p99: steady.p99, rate: steady.rate, unitIsP99: true };
 }
 
 const TABLE_START = '<!-- bench:table:start -->';

@@ -267,5 +267,35 @@ export function buildScenarios(o) {
     })),
     goals: [],
   });
+  // Cross-node delivery through each backplane (bench/cluster-quick.mjs runs it: node processes,
+  // redis-server, a 6-process Redis Cluster and nats-server of its own), local delivery as the reference.
+  const clusterTargets = [
+    { id: 'local', label: 'one node, no backplane (reference)', server: 'cluster-quick' },
+    { id: 'cross-redis', label: 'cross-node through one Redis', server: 'cluster-quick', ours: true },
+    { id: 'cross-cluster', label: 'cross-node through a Redis Cluster (3+3)', server: 'cluster-quick', ours: true },
+    { id: 'cross-nats', label: 'cross-node through nats-server', server: 'cluster-quick', ours: true },
+  ];
+  scenarios.push({
+    id: 'cluster-throughput',
+    title: `Group broadcast burst to ${o.clusterClients} WS clients on another node, 64 B (value: broadcasts/s)`,
+    kind: 'external',
+    external: 'cluster',
+    unit: 'msg/s',
+    better: 'higher',
+    reference: 'local',
+    targets: clusterTargets,
+    goals: clusterTargets.filter((t) => t.ours).map((t) => ({ target: t.id, vs: 'local', op: '>=', ratio: 0.8 })),
+  });
+  scenarios.push({
+    id: 'cluster-latency',
+    title: `Group broadcast latency at half of each row's peak, ${o.clusterClients} WS clients on another node (value: p99)`,
+    kind: 'external',
+    external: 'cluster',
+    unit: 'ms p99',
+    better: 'lower',
+    reference: 'local',
+    targets: clusterTargets,
+    goals: [],
+  });
   return scenarios;
 }

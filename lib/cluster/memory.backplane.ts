@@ -1,19 +1,52 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { NodeReply, NodeRequestHandler, NodeRequestOptions } from '../core/session/broadcast-relay.js';
 import type { OutgoingMessage } from '../core/session/outgoing-message.js';
 import type { Backplane, BackplaneEvents } from './backplane.js';
+import { BackplaneError, BackplaneErrorCode } from './backplane.error.js';
+import { ALL_NODES, NodeMessenger } from './node-messenger.js';
+
+/** Highest node number a hub hands out (node numbers fit in 16 bits). */
+const MAX_NODE_NUMBER = 0xffff;
+
+type Delivery = () => void;
 
 /** The shared bus of {@link MemoryBackplane} nodes in one process. */
 export class MemoryBackplaneHub {
   /** @internal */
   readonly nodes = new Set<MemoryBackplane>();
+  /** @internal Node numbers in use. */
+  readonly numbers = new Set<number>();
+  private queue: Delivery[] = [];
+  private scheduled = false;
+
+  /**
+   * @internal Runs `delivery` in a later turn of the event loop, after everything queued before
+   * it: delivery is asynchronous and in order, as on a real bus.
+   */
+  enqueue(delivery: Delivery): void {
+    this.queue.push(delivery);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    for (const delivery of queue) delivery();
+  };
 }
 
 /**
- * A backplane inside one process: servers that share a hub see each other's broadcasts and
- * counts, as separate processes do through Redis. Without a backplane at all, a server behaves
- * the same for its own sessions at no extra cost; this class is for several servers (or tests)
- * in one process.
+ * A backplane inside one process: servers that share a hub see each other's broadcasts, counts
+ * and node messages, as separate processes do through Redis or NATS. Like those, it delivers
+ * asynchronously (in a later turn of the event loop, in publishing order), so code tested on it
+ * meets the same ordering as in production. Without a backplane at all, a server behaves the same
+ * for its own sessions at no extra cost; this class is for several servers (or tests) in one
+ * process.
  *
  * @example
  * const hub = new MemoryBackplaneHub();
@@ -22,14 +55,43 @@ export class MemoryBackplaneHub {
  */
 export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Backplane {
   readonly nodeId = randomUUID();
+  readonly nodeNumber: number;
   private readonly hub: MemoryBackplaneHub;
   private readonly handlers = new Map<string, Set<(message: OutgoingMessage) => void>>();
   private readonly counts = new Map<string, number>();
+  private readonly messenger: NodeMessenger;
+  private closed = false;
 
   constructor(options: { hub?: MemoryBackplaneHub } = {}) {
     super();
     this.hub = options.hub ?? new MemoryBackplaneHub();
+    let number = 1;
+    while (this.hub.numbers.has(number)) number++;
+    if (number > MAX_NODE_NUMBER) {
+      throw new BackplaneError(BackplaneErrorCode.NoNodeNumber, `A MemoryBackplaneHub takes at most ${MAX_NODE_NUMBER} nodes`);
+    }
+    this.nodeNumber = number;
+    this.hub.numbers.add(number);
     this.hub.nodes.add(this);
+    this.messenger = new NodeMessenger(
+      this.nodeId,
+      {
+        sendFrame: (target, frame) => {
+          for (const node of this.hub.nodes) {
+            if (node !== this && (target === ALL_NODES || node.nodeId === target)) {
+              this.hub.enqueue(() => {
+                if (!node.closed) node.messenger.receive(frame);
+              });
+            }
+          }
+          return true;
+        },
+        liveNodes: () => Promise.resolve([...this.hub.nodes].map((node) => node.nodeId)),
+      },
+      (error) => {
+        if (this.listenerCount('error') > 0) this.emit('error', error);
+      },
+    );
   }
 
   /** Whether this node is on its hub (until `close()`). */
@@ -38,15 +100,19 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
   }
 
   ready(): Promise<void> {
-    return Promise.resolve();
+    return this.closed ? Promise.reject(new BackplaneError(BackplaneErrorCode.Closed, 'The backplane was closed')) : Promise.resolve();
   }
 
   publish(key: string, message: OutgoingMessage): void {
+    if (this.closed) return;
     for (const node of this.hub.nodes) {
       if (node === this) continue;
-      const handlers = node.handlers.get(key);
-      if (handlers === undefined) continue;
-      for (const deliver of handlers) deliver(message);
+      // Subscribers are looked up on delivery, as a pub/sub server does.
+      this.hub.enqueue(() => {
+        const handlers = node.handlers.get(key);
+        if (handlers === undefined || node.closed) return;
+        for (const deliver of handlers) deliver(message);
+      });
     }
   }
 
@@ -59,7 +125,7 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
     handlers.add(deliver);
     return () => {
       handlers.delete(deliver);
-      if (handlers.size === 0) this.handlers.delete(key);
+      if (handlers.size === 0 && this.handlers.get(key) === handlers) this.handlers.delete(key);
     };
   }
 
@@ -74,10 +140,39 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
     return Promise.resolve(total);
   }
 
+  handle(topic: string, handler: NodeRequestHandler): () => void {
+    return this.messenger.handle(topic, handler);
+  }
+
+  send(node: string, topic: string, data: unknown): void {
+    this.messenger.send(node, topic, data);
+  }
+
+  request(node: string, topic: string, data: unknown, options?: NodeRequestOptions): Promise<unknown> {
+    return this.messenger.request(node, topic, data, options);
+  }
+
+  requestAll(topic: string, data: unknown, options?: NodeRequestOptions): Promise<NodeReply[]> {
+    return this.messenger.requestAll(topic, data, options);
+  }
+
+  nodes(): Promise<string[]> {
+    return Promise.resolve([...this.hub.nodes].map((node) => node.nodeId));
+  }
+
   close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
     this.hub.nodes.delete(this);
+    this.hub.numbers.delete(this.nodeNumber);
     this.handlers.clear();
     this.counts.clear();
+    this.messenger.close();
     return Promise.resolve();
+  }
+
+  /** Same as {@link close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -12,7 +12,15 @@ export type { Session, CloseOptions } from './session/session.js';
 export { SessionManager } from './session/session-manager.js';
 export { SessionGroups } from './session/session-groups.js';
 export type { BroadcastOptions, BroadcastExclude } from './session/delivery.js';
-export type { BroadcastRelay } from './session/broadcast-relay.js';
+export type {
+  BroadcastRelay,
+  NodeMessaging,
+  NodeReply,
+  NodeRequestHandler,
+  NodeRequestOptions,
+} from './session/broadcast-relay.js';
+export type { ClusterSessionInfo, ClusterListOptions } from './session/cluster-sessions.js';
+export { nodeNumberOfSessionId } from './session/session-id.js';
 
 export type { MessageFramer, FrameDecoder, FrameWriter, FramerOptions } from './framing/message-framer.js';
 export { RawFramer } from './framing/raw-framer.js';

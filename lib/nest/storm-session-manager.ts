@@ -1,7 +1,8 @@
 import { StormError } from '../core/errors.js';
 import type { BroadcastOptions } from '../core/session/session-groups.js';
+import type { ClusterListOptions, ClusterSessionInfo } from '../core/session/cluster-sessions.js';
 import { SessionManager } from '../core/session/session-manager.js';
-import type { Session } from '../core/session/session.js';
+import type { CloseOptions, Session } from '../core/session/session.js';
 
 /** Anything with a session manager: the module's servers. */
 interface HasSessions {
@@ -56,6 +57,22 @@ export class StormSessionManager extends SessionManager<Session> {
   override async clusterCount(): Promise<number> {
     const counts = await Promise.all(this.servers().map((server) => server.sessions.clusterCount()));
     return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  /** The sessions of every server of the module on every node (see `SessionManager.clusterList`), sorted by id. */
+  override async clusterList(options?: ClusterListOptions): Promise<ClusterSessionInfo[]> {
+    const lists = await Promise.all(this.servers().map((server) => server.sessions.clusterList(options)));
+    const byId = new Map<number, ClusterSessionInfo>();
+    for (const list of lists) for (const info of list) byId.set(info.id, info);
+    return [...byId.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** Closes the session with this id on whichever node and server holds it (see `SessionManager.clusterClose`). */
+  override async clusterClose(id: number, options?: CloseOptions): Promise<boolean> {
+    for (const server of this.servers()) {
+      if (await server.sessions.clusterClose(id, options)) return true;
+    }
+    return false;
   }
 
   /** The module connects each server's sessions to its `backplane` option; this view has none of its own. */

@@ -78,7 +78,10 @@ describe('RedisBackplane', { skip: redisMissing }, () => {
       invalid({ url: 'http://127.0.0.1:6379' }, 'url');
       invalid({ url: 'not a url' }, 'url');
       invalid({ client: {} as never }, 'client');
-      invalid({ client: { duplicate: () => ({}), isCluster: true } }, 'client');
+      invalid({ url: 'redis://127.0.0.1:6379', cluster: [{ host: '127.0.0.1', port: 7000 }] }, 'url');
+      invalid({ cluster: [] }, 'cluster');
+      invalid({ cluster: [{ host: '127.0.0.1', port: 0 }] }, 'cluster[0]');
+      invalid({ url: 'redis://127.0.0.1:6379', keyPrefix: 'a{b}' }, 'keyPrefix');
     });
 
     it('rejects liveness settings that cannot work', () => {
@@ -178,6 +181,32 @@ describe('RedisBackplane', { skip: redisMissing }, () => {
     await delay(200);
     assert.deepEqual(got, []);
     assert.equal(await b.clusterCount('group:x'), 1);
+  });
+
+  it('reports malformed broadcast and node messages as errors and keeps delivering', async () => {
+    const [a, b] = await Promise.all([node(), node()]);
+    const errors: BackplaneError[] = [];
+    b.on('error', (error) => errors.push(error as BackplaneError));
+    const got: string[] = [];
+    await joined(b, 'group:garbage', (m) => got.push(m.data.toString()));
+    await admin.call('SPUBLISH', 'storm:ch:group:garbage', Buffer.from([1]));
+    await admin.call('SPUBLISH', 'storm:ch:group:garbage', Buffer.from([7, 0, ...new Array(20).fill(0)]));
+    await admin.call('SPUBLISH', `storm:node:${b.nodeId}`, 'not json');
+    await admin.call('SPUBLISH', `storm:node:${b.nodeId}`, '{"v":9}');
+    await waitFor(() => errors.length >= 4, { timeout: 5000, message: 'four errors' });
+    assert.ok(errors.every((e) => e.code === 'ERR_STORM_BACKPLANE_BAD_MESSAGE'), errors.map((e) => e.message).join('; '));
+    a.publish('group:garbage', OutgoingMessage.from('fine'));
+    await waitFor(() => got.includes('fine'), { timeout: 5000 });
+    assert.deepEqual(got, ['fine']);
+  });
+
+  it('claims distinct node numbers and frees a number on close', async () => {
+    const [a, b] = await Promise.all([node(), node()]);
+    assert.ok(a.nodeNumber >= 1 && b.nodeNumber >= 1);
+    assert.notEqual(a.nodeNumber, b.nodeNumber);
+    assert.equal(await admin.hget('storm:{nodes}#numbers', String(a.nodeNumber)), a.nodeId);
+    await a.close();
+    assert.equal(await admin.hget('storm:{nodes}#numbers', String(a.nodeNumber)), null);
   });
 
   it('sums the counts of live nodes and removes a closed node at once', async () => {

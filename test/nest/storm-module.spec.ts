@@ -11,6 +11,8 @@ import {
   InjectStormServer,
   LengthPrefixFramer,
   ListenError,
+  MemoryBackplane,
+  MemoryBackplaneHub,
   MessageBody,
   OnMessage,
   SessionGroups,
@@ -96,6 +98,34 @@ describe('StormModule providers', () => {
       await ws?.close();
       tcp?.destroy();
       await closeApp(app);
+    }
+  });
+
+  it('lists and closes the sessions of every node through the injected SessionManager', async () => {
+    const hub = new MemoryBackplaneHub();
+    const appA = await startApp({ imports: [StormModule.forRoot({ tcp: local, ws: local, backplane: new MemoryBackplane({ hub }) })], providers: [Consumer] });
+    const appB = await startApp({ imports: [StormModule.forRoot({ tcp: local, ws: local, backplane: new MemoryBackplane({ hub }) })], providers: [Consumer] });
+    let ws: WsTestClient | undefined;
+    let tcp: RawClient | undefined;
+    try {
+      const a = appA.get(Consumer);
+      const b = appB.get(Consumer);
+      tcp = await RawClient.connect({ port: a.tcp.port! });
+      ws = await WsTestClient.connect(`ws://127.0.0.1:${b.ws.port}`);
+      await waitFor(() => a.sessions.count === 1 && b.sessions.count === 1, { timeout: T, message: 'one session per app' });
+      const [onA] = a.sessions.all;
+      const [onB] = b.sessions.all;
+      const listed = await a.sessions.clusterList();
+      assert.deepEqual(listed.map((s) => s.id).sort(), [onA!.id, onB!.id].sort());
+      assert.equal(await a.sessions.clusterClose(onB!.id), true);
+      await waitFor(() => b.sessions.count === 0, { timeout: T, message: 'closed on the other app' });
+      assert.equal(await a.sessions.clusterClose(onB!.id), false);
+      assert.deepEqual((await b.sessions.clusterList()).map((s) => s.id), [onA!.id]);
+    } finally {
+      await ws?.close();
+      tcp?.destroy();
+      await closeApp(appA);
+      await closeApp(appB);
     }
   });
 

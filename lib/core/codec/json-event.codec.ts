@@ -14,6 +14,19 @@ export interface JsonEventCodecOptions {
 const OPEN_BRACE = 0x7b;
 const ACK_KEY = Buffer.from('"ack"');
 
+/** Above this size a native search beats the loop below. */
+const NATIVE_SEARCH_FROM = 512;
+
+/** Whether the bytes `"ack"` occur: a loop for small messages (no call into C++ per message), native search for large ones. */
+function hasAckKey(data: Buffer): boolean {
+  const n = data.length;
+  if (n >= NATIVE_SEARCH_FROM) return data.indexOf(ACK_KEY) >= 0;
+  for (let i = 0; i + 4 < n; i++) {
+    if (data[i] === 0x22 && data[i + 1] === 0x61 && data[i + 2] === 0x63 && data[i + 3] === 0x6b && data[i + 4] === 0x22) return true;
+  }
+  return false;
+}
+
 function firstNonSpace(data: Buffer): number {
   for (let i = 0; i < data.length; i++) {
     const byte = data[i]!;
@@ -63,7 +76,7 @@ export class JsonEventCodec implements MessageCodec {
    * are not parsed, so the engine's look at every inbound message stays cheap.
    */
   readAck(data: Buffer, isText: boolean): AckMessage | undefined {
-    if ((!isText && !this.binary) || data.indexOf(ACK_KEY) < 0) {
+    if ((!isText && !this.binary) || !hasAckKey(data)) {
       this.memoData = this.memoMessage = undefined;
       return undefined;
     }

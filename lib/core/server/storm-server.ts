@@ -9,6 +9,7 @@ import { ServerMetrics } from '../metrics/server-metrics.js';
 import { intOption, resolveServerOptions, type CommonServerOptions, type ResolvedServerOptions } from '../options.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
+import { ClusterSessions } from '../session/cluster-sessions.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
 import { SessionManager } from '../session/session-manager.js';
 import type { Session } from '../session/session.js';
@@ -121,8 +122,9 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     this.metrics = new ServerMetrics(attributes);
     if (common.backplane !== undefined) {
       this.groups.useBackplane(common.backplane);
-      this.sessions.useBackplane(common.backplane, common.name ?? transport);
+      this.sessions.useBackplane(common.backplane, ClusterSessions.of(common.backplane).scopeFor(common.name, transport));
     }
+    const backplane = common.backplane;
     this.sessionLimits = {
       slowConsumerPolicy: this.config.slowConsumerPolicy,
       maxPendingSendBytes: this.config.maxPendingSendBytes,
@@ -132,7 +134,16 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       groups: this.groups,
       serverMetrics: this.metrics,
       eventCodec: this.eventCodec,
+      // Read when each session is created: the backplane learns its node number once it is ready.
+      get nodeNumber(): number {
+        return backplane?.nodeNumber ?? 0;
+      },
     };
+  }
+
+  /** @internal The backplane's node number, in the high bits of this server's session ids. */
+  get nodeNumber(): number {
+    return this.common.backplane?.nodeNumber ?? 0;
   }
 
   /** Whether `close()` has begun: requests of the event protocol are answered with 503 from then on. */
@@ -400,6 +411,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     this.idleTimer = undefined;
     await stopped;
     this.metrics.detach();
+    this.sessions.leaveBackplane();
     void this.fire('close');
   }
 

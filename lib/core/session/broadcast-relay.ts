@@ -1,11 +1,77 @@
 import type { OutgoingMessage } from './outgoing-message.js';
 
 /**
+ * Answers the requests or messages of one topic sent to this node (see {@link NodeMessaging}).
+ * `data` is the JSON value the sender gave; `from` is the sender's node id. What it returns (or
+ * resolves to) is the reply, and must survive `JSON.stringify`; what it throws reaches the
+ * requester as an error. For fire-and-forget messages the return value is ignored.
+ */
+export type NodeRequestHandler = (data: unknown, from: string) => unknown;
+
+/** One node's answer to {@link NodeMessaging.requestAll}: `data`, or `error` when it failed or timed out. */
+export interface NodeReply {
+  /** The node id of the node that answered (or failed to). */
+  readonly node: string;
+  /** The handler's reply, when it succeeded. */
+  readonly data?: unknown;
+  /** Why there is no reply: the handler threw, the node has no handler, or the timeout passed. */
+  readonly error?: Error;
+}
+
+/** Options of {@link NodeMessaging.request} and {@link NodeMessaging.requestAll}. */
+export interface NodeRequestOptions {
+  /** How long to wait for the reply (for `requestAll`: for every reply), in ms (default 5000). */
+  timeout?: number;
+}
+
+/**
+ * Node-directed messages through a backplane: fire-and-forget to one node, and request/reply to
+ * one node or to every live node, with a timeout. Built for cluster-wide session operations
+ * (`sessions.clusterList()` / `clusterClose()`), recovery hand-over and presence.
+ *
+ * Contract (the same on every backplane):
+ * - Payloads and replies are JSON values (they go through `JSON.stringify`/`JSON.parse` even on
+ *   the in-memory backplane); encode bytes as base64.
+ * - Delivery is at most once and in order per sender and target node; a message to a node that
+ *   is down, or sent while the link is down, is lost. Requests therefore always settle: with the
+ *   reply, the remote handler's error, or a timeout (`ERR_STORM_BACKPLANE_TIMEOUT`).
+ * - A node is addressed by its `nodeId`. Requests to this node's own id and the share of
+ *   `requestAll` meant for this node run the local handler without touching the bus.
+ * - `requestAll` asks every node that is live at the time of the call (this one included) and
+ *   resolves with one {@link NodeReply} per node once all answered or the timeout passed.
+ * - Handlers run one call per message, concurrently; topics are plain strings (the engine uses
+ *   the `storm.` prefix for its own, e.g. `storm.sessions.list`).
+ */
+export interface NodeMessaging {
+  /** This node's id on the bus (a UUID). */
+  readonly nodeId: string;
+  /**
+   * A small positive integer (1..65535) unique among the live nodes of the bus, claimed when the
+   * backplane becomes ready (0 before). Servers put it in the high bits of session ids.
+   */
+  readonly nodeNumber: number;
+  /** Answers requests and messages on `topic` with `handler` until the returned function is called (one handler per topic). */
+  handle(topic: string, handler: NodeRequestHandler): () => void;
+  /** Sends `data` to the `topic` handler of node `node`, fire-and-forget (at most once). */
+  send(node: string, topic: string, data: unknown): void;
+  /** Asks node `node` and resolves with its handler's reply; rejects on error or after `timeout`. */
+  request(node: string, topic: string, data: unknown, options?: NodeRequestOptions): Promise<unknown>;
+  /** Asks every live node (this one included); never rejects: failures are in the replies. */
+  requestAll(topic: string, data: unknown, options?: NodeRequestOptions): Promise<NodeReply[]>;
+  /** The ids of the live nodes, this one included. */
+  nodes(): Promise<string[]>;
+}
+
+/**
  * The engine's side of a backplane (see `Backplane` in `nestjs-stormsocket`'s cluster layer):
  * how groups and session managers reach the other processes of a cluster. Keys are
  * `group:<name>` for groups and `sessions:<scope>` for session managers.
+ *
+ * The node messaging members are optional so that a minimal relay still works for broadcasts and
+ * counts; every backplane of this package has them, and the cluster-wide session operations
+ * (`clusterList`, `clusterClose`) and cluster-unique session ids need them.
  */
-export interface BroadcastRelay {
+export interface BroadcastRelay extends Partial<NodeMessaging> {
   /** Sends a message that was already delivered on this node to every other node. Never throws. */
   publish(key: string, message: OutgoingMessage): void;
   /**

@@ -14,10 +14,9 @@ import type { OutgoingMessage } from './outgoing-message.js';
 import type { CloseOptions, Session } from './session.js';
 import type { SessionKey } from './session-key.js';
 import type { SessionLimits, SessionSink } from './session-host.js';
+import { nextSessionId } from './session-id.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import { emitOn, requestOn } from './session-requests.js';
-
-let lastSessionId = 0;
 
 /**
  * The transport-independent half of the engine's sessions, composed of an {@link InboundQueue}
@@ -27,7 +26,7 @@ let lastSessionId = 0;
  * the package's entry points: applications see the {@link Session} interface.
  */
 export abstract class SessionBase implements Session {
-  readonly id = ++lastSessionId;
+  readonly id: number;
   readonly metrics: ConnectionMetrics;
   /** @internal When application data last arrived, in ms since the epoch (for `idleTimeout`). */
   lastReceiveAt = Date.now();
@@ -46,6 +45,7 @@ export abstract class SessionBase implements Session {
 
   /** @internal */
   protected constructor(limits: SessionLimits, sink: SessionSink, metrics?: ConnectionMetrics) {
+    this.id = nextSessionId(limits.nodeNumber ?? 0);
     this.limits = limits;
     this.sink = sink;
     this.metrics = metrics ?? new ConnectionMetrics();

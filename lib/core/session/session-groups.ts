@@ -6,6 +6,7 @@ import { ConnectionState } from './connection-state.js';
 import { broadcastTo, type BroadcastOptions } from './delivery.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { Session } from './session.js';
+import { SharedRelay } from './shared-relay.js';
 
 export type { BroadcastExclude, BroadcastOptions } from './delivery.js';
 
@@ -26,6 +27,7 @@ export class SessionGroups {
   /** The groups of each session that is in any (no entry, and no memory, for the others). */
   private readonly bySession = new WeakMap<Session, Set<string>>();
   private relay: BroadcastRelay | undefined;
+  private backplane: BroadcastRelay | undefined;
   /** Per group with local members: stops receiving the group's messages from other nodes. */
   private readonly relayed = new Map<string, () => void>();
 
@@ -34,8 +36,10 @@ export class SessionGroups {
    * servers given a `backplane` option; a registry takes one backplane.
    */
   useBackplane(relay: BroadcastRelay): void {
-    if (this.relay === relay) return;
-    this.relay = relay;
+    if (this.backplane === relay) return;
+    this.backplane = relay;
+    // Other registries of this process may share the backplane: see SharedRelay.
+    this.relay = SharedRelay.view(relay, this);
     for (const [group, members] of this.byName) this.relayJoin(group, members);
   }
 

@@ -27,6 +27,8 @@ export interface SessionLimits {
   readonly serverMetrics: ServerMetrics | undefined;
   /** The owner's codec when it speaks the event protocol (`emit`/`request` need it). */
   readonly eventCodec?: JsonEventCodec;
+  /** The backplane's node number, put in the high bits of session ids (0 or absent without one). */
+  readonly nodeNumber?: number;
 }
 
 /**

@@ -24,7 +24,10 @@ export interface CloseOptions {
  * server.on('data', async (session, data) => session.send(data)); // echo
  */
 export interface Session {
-  /** Unique, auto-incrementing, process-wide id. */
+  /**
+   * Unique, increasing id: process-wide, and cluster-wide with a backplane (the node's number in
+   * the high bits, see `nodeNumberOfSessionId`). Always a safe integer.
+   */
   readonly id: number;
   /** The peer's address and port, or the Unix socket path. */
   readonly remoteEndPoint?: EndPoint;

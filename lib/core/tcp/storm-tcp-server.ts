@@ -103,7 +103,8 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
 
   /** @internal */
   sessionMessage(session: Session, data: Buffer): Promise<void> | undefined {
-    if (this.takeAck(session, data, false)) return undefined;
+    // Without receiving middleware the session already looked for an ack in these very bytes.
+    if (this.middleware.hasReceivers && this.takeAck(session, data, false)) return undefined;
     return this.emit('data', session as TcpSession, data);
   }
 }

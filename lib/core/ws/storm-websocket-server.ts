@@ -300,7 +300,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal */
   sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined {
-    if (this.takeAck(session, data, isText) || !this.hasListeners('message')) return undefined;
+    // Without receiving middleware the session already looked for an ack in these very bytes.
+    if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));
   }
 }

@@ -80,6 +80,29 @@ describe('emit across the cluster and the codec option', () => {
     }
   });
 
+  it('takes acks that receiving middleware produces (e.g. decoding), not only the raw bytes', async () => {
+    const server = new StormWebSocketServer({ host: '127.0.0.1', port: 0, logger: silentLogger });
+    server.useMiddleware({ onDataReceived: (_s, data) => Buffer.from(data.toString('utf8'), 'base64') });
+    await server.listen();
+    const connected = once<[WsSession]>(server, 'connected', T);
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`);
+    ws.on('error', () => undefined);
+    ws.on('message', (data: Buffer) => {
+      const doc = JSON.parse(data.toString('utf8')) as { id?: number; data?: unknown };
+      if (typeof doc.id === 'number') ws.send(Buffer.from(encodeAck(doc.id, 'decoded')).toString('base64'));
+    });
+    try {
+      const [session] = await connected;
+      const seen: string[] = [];
+      server.on('message', (_s, m) => void seen.push(m.text));
+      assert.equal(await withTimeout(session.request('ask'), T, 'request'), 'decoded');
+      assert.deepEqual(seen, [], 'the ack went no further');
+    } finally {
+      ws.terminate();
+      await server.close({ timeout: 500 });
+    }
+  });
+
   it('validates the codec option at construction and defaults WS to json, TCP to raw', async () => {
     assert.throws(() => new StormWebSocketServer({ codec: 'xml' as 'json' }), (e: unknown) => e instanceof InvalidOptionError && e.option === 'codec');
     assert.throws(() => new StormTcpServer({ codec: {} as 'json' }), /MessageCodec/);
