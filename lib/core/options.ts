@@ -3,6 +3,7 @@ import type { MeterProvider } from '@opentelemetry/api';
 import { InvalidOptionError } from './errors.js';
 import { defaultLogger, type StormLogger } from './logger.js';
 import type { BroadcastRelay } from './session/broadcast-relay.js';
+import type { Session } from './session/session.js';
 import type { SessionGroups } from './session/session-groups.js';
 import type { StormCodecOption } from './codec/message-codec.interface.js';
 import { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
@@ -64,6 +65,13 @@ export interface CommonServerOptions {
    * process. `listen()` waits until it is subscribed. Its owner closes it.
    */
   backplane?: BroadcastRelay;
+  /**
+   * A hook of graceful shutdown (`close()`): once a session has stopped reading and its queued
+   * messages have been handled, the server awaits the returned promise before it flushes and
+   * closes the session, e.g. until the requests the session has in flight have replied. Return
+   * `undefined` when there is nothing to wait for. Bounded by `shutdownTimeout`.
+   */
+  drain?: (session: Session) => Promise<void> | undefined;
 }
 
 /** The keys of {@link SocketOptions}. */
@@ -94,6 +102,7 @@ export const COMMON_SERVER_OPTION_KEYS = optionKeys<CommonServerOptions>({
   meterProvider: true,
   backplane: true,
   codec: true,
+  drain: true,
 });
 
 /** @internal Options after defaults and validation. */
@@ -272,6 +281,9 @@ export function resolveServerOptions(options: CommonServerOptions, knownKeys: re
   if (groups !== undefined && (typeof groups !== 'object' || groups === null || typeof groups.add !== 'function')) {
     throw new InvalidOptionError('groups', 'expected a SessionGroups instance to share between servers');
   }
+  if (options.drain !== undefined && typeof options.drain !== 'function') {
+    throw new InvalidOptionError('drain', 'expected a function (session) => Promise<void> | undefined');
+  }
   const socket = nestedOptions('socket', options.socket, SOCKET_OPTION_KEYS);
   return {
     maxConnections: intOption('maxConnections', options.maxConnections, Number.MAX_SAFE_INTEGER, 1),
@@ -287,4 +299,20 @@ export function resolveServerOptions(options: CommonServerOptions, knownKeys: re
     closeTimeout: intOption('closeTimeout', options.closeTimeout, 5_000),
     logger: loggerOption('logger', options.logger),
   };
+}
+
+/**
+ * @internal The Unix socket path of TCP options: `socketPath`, or its SPEC §3 alias `path` (on
+ * TCP, `path` means a Unix socket; on WebSocket servers it is the URL path, hence the clearer name).
+ */
+export function unixSocketOption(options: { socketPath?: unknown; path?: unknown }): string | undefined {
+  if (options.socketPath !== undefined && options.path !== undefined && options.socketPath !== options.path) {
+    throw new InvalidOptionError('socketPath', 'give the Unix socket path once: "socketPath" or its alias "path"');
+  }
+  const name = options.socketPath !== undefined ? 'socketPath' : 'path';
+  const value = options.socketPath ?? options.path;
+  if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
+    throw new InvalidOptionError(name, 'expected a non-empty Unix socket path');
+  }
+  return value as string | undefined;
 }

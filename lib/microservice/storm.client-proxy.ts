@@ -7,7 +7,7 @@ import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
 import type { StormLogger } from '../core/logger.js';
 import { ConnectionState } from '../core/session/connection-state.js';
 import type { DisconnectReason } from '../core/session/disconnect-reason.js';
-import { RESOLVED } from '../core/session/session.js';
+import { RESOLVED } from '../core/util/resolved.js';
 import { StormTcpClient } from '../core/tcp/storm-tcp-client.js';
 import { StormWebSocketClient } from '../core/ws/storm-websocket-client.js';
 import type { WsMessage } from '../core/ws/ws-message.js';
@@ -33,6 +33,7 @@ import {
   serializeBody,
 } from './wire/frame-codec.js';
 import { FrameKind } from './wire/frame-kind.js';
+import type { AnyListener, LooseEmitter } from './loose-emitter.js';
 
 /** Where a {@link StormClientProxy}'s connection is, as `client.status` emits it. */
 export type StormClientStatus = 'connected' | 'disconnected' | 'reconnecting';
@@ -50,9 +51,6 @@ export type StormClientEvents = {
 };
 
 type CoreClient = StormTcpClient | StormWebSocketClient;
-type AnyListener = (...args: never[]) => unknown;
-/** The TCP and WS clients' `on`, without their per-transport event maps. */
-type Emitter = { on(event: string, listener: AnyListener): unknown };
 
 /** Cached frame headers per pattern stay below this many entries (dynamic patterns would grow it). */
 const MAX_CACHED_PATTERNS = 10_000;
@@ -119,7 +117,7 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
       tcp.on('data', (frame: Buffer) => this.onFrame(frame));
       this.core = tcp;
     }
-    const emitter = this.core as Emitter;
+    const emitter = this.core as LooseEmitter;
     emitter.on('connected', () => {
       this.connectError = undefined;
       this.settleWaiters(undefined);
@@ -177,7 +175,7 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
     EventKey extends keyof StormClientEvents = keyof StormClientEvents,
     EventCallback extends StormClientEvents[EventKey] = StormClientEvents[EventKey],
   >(event: EventKey, callback: EventCallback): void {
-    (this.core as Emitter).on(event, callback as AnyListener);
+    (this.core as LooseEmitter).on(event, callback as AnyListener);
   }
 
   /** The core client (`StormTcpClient` or `StormWebSocketClient`): state, metrics, socket. */

@@ -43,3 +43,5 @@ export {
 } from './exceptions/base-storm-exception.filter.js';
 export { StormModuleOptionError } from './errors/storm-module-option.error.js';
 export { UnknownStormServerError } from './errors/unknown-storm-server.error.js';
+export { StormUsageError } from './errors/storm-usage.error.js';
+export { StormModuleErrorCode } from './errors/storm-module-error-code.js';

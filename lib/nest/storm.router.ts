@@ -3,7 +3,10 @@ import { STATUS_CODES } from 'node:http';
 import { formatEndPoint } from '../core/endpoint.js';
 import type { StormServer, ServerEvents } from '../core/server/storm-server.js';
 import type { DisconnectReason } from '../core/session/disconnect-reason.js';
-import type { Session, SessionBase } from '../core/session/session.js';
+import type { Session } from '../core/session/session.js';
+import type { SessionBase } from '../core/session/session-base.js';
+import { RESOLVED } from '../core/util/resolved.js';
+import { toError } from '../core/util/to-error.js';
 import type { StormTcpServer } from '../core/tcp/storm-tcp-server.js';
 import type { WsHandshakeContext } from '../core/ws/handshake-context.js';
 import type { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
@@ -23,14 +26,8 @@ import type { StormServerEntry } from './storm-servers.js';
 /** Errors of handlers that were already answered and logged, so the `error` listener does not log them again. */
 const handlerErrors = new WeakSet<Error>();
 
-const RESOLVED = Promise.resolve();
-
 /** WebSocket close code for a session refused by an `@OnConnect()` handler or guard. */
 const POLICY_VIOLATION = 1008;
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 function noop(): void {}
 

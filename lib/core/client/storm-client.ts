@@ -17,8 +17,12 @@ import {
 } from '../options.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { CloseOptions, SessionBase } from '../session/session.js';
+import type { CloseOptions, Session } from '../session/session.js';
+import type { SessionBase } from '../session/session-base.js';
+import { SessionGroups } from '../session/session-groups.js';
+import type { SessionLimits } from '../session/session-host.js';
 import { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
+import { toError } from '../util/to-error.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect-policy.js';
 
@@ -72,18 +76,8 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
   readonly metrics = new ConnectionMetrics();
   /** @internal */
   readonly middleware = new MiddlewarePipeline();
-  /** @internal */
-  readonly groups = undefined;
-  /** @internal */
-  readonly serverMetrics = undefined;
-  /** @internal */
-  readonly localCloseReason = DisconnectReason.ClosedByClient;
-  /** @internal */
-  readonly slowConsumerPolicy: SlowConsumerPolicy;
-  /** @internal */
-  readonly maxPendingSendBytes: number;
-  /** @internal */
-  readonly maxPendingReceiveBytes: number;
+  /** @internal What the client's connections obey. */
+  protected readonly sessionLimits: SessionLimits;
   protected readonly logger: StormLogger;
   protected readonly connectTimeout: number;
   private readonly reconnect: ReconnectPolicy;
@@ -104,10 +98,17 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
     checkOptionKeys(options, knownKeys);
     this.connectTimeout = intOption('connectTimeout', options.connectTimeout, 10_000, 1);
     this.reconnect = new ReconnectPolicy(options.reconnect);
-    this.slowConsumerPolicy = oneOf('slowConsumerPolicy', options.slowConsumerPolicy, Object.values(SlowConsumerPolicy), SlowConsumerPolicy.Wait);
     const socket = nestedOptions('socket', options.socket, SOCKET_OPTION_KEYS);
-    this.maxPendingSendBytes = intOption('socket.maxPendingSendBytes', socket.maxPendingSendBytes, DEFAULT_MAX_PENDING_BYTES, 1);
-    this.maxPendingReceiveBytes = intOption('socket.maxPendingReceiveBytes', socket.maxPendingReceiveBytes, DEFAULT_MAX_PENDING_BYTES, 1);
+    this.sessionLimits = {
+      slowConsumerPolicy: oneOf('slowConsumerPolicy', options.slowConsumerPolicy, Object.values(SlowConsumerPolicy), SlowConsumerPolicy.Wait),
+      maxPendingSendBytes: intOption('socket.maxPendingSendBytes', socket.maxPendingSendBytes, DEFAULT_MAX_PENDING_BYTES, 1),
+      maxPendingReceiveBytes: intOption('socket.maxPendingReceiveBytes', socket.maxPendingReceiveBytes, DEFAULT_MAX_PENDING_BYTES, 1),
+      localCloseReason: DisconnectReason.ClosedByClient,
+      middleware: this.middleware,
+      // A client's connection may join groups too; they live in a registry of its own.
+      groups: new SessionGroups(),
+      serverMetrics: undefined,
+    };
     this.logger = loggerOption('logger', options.logger);
   }
 
@@ -236,27 +237,27 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
   }
 
   /** @internal */
-  sessionOpened(session: SessionBase): Promise<void> | undefined {
+  sessionOpened(session: Session): Promise<void> | undefined {
     const hooks = this.middleware.connected(session);
     if (hooks === undefined) return this.fire('connected');
     return hooks.then(
       () => this.fire('connected'),
-      (error: unknown) => this.sessionError(session, error instanceof Error ? error : new Error(String(error))),
+      (error: unknown) => this.sessionError(session, toError(error)),
     );
   }
 
   /** @internal */
-  abstract sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined;
+  abstract sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined;
 
   /** @internal */
-  sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined {
+  sessionClosed(session: Session, reason: DisconnectReason): Promise<void> | undefined {
     if (this.session === session) this.session = undefined;
     const hooks = this.middleware.disconnected(session, reason);
     const done =
       hooks === undefined
         ? this.fire('disconnected', reason)
         : hooks
-            .catch((error: unknown) => this.sessionError(session, error instanceof Error ? error : new Error(String(error))))
+            .catch((error: unknown) => this.sessionError(session, toError(error)))
             .then(() => this.fire('disconnected', reason));
     if (this.stopped || !this.reconnect.enabled) {
       this.stopped = true;
@@ -276,15 +277,15 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
   }
 
   /** @internal */
-  sessionError(_session: SessionBase, error: Error): void {
+  sessionError(_session: Session | undefined, error: Error): void {
     if (this.hasListeners('error')) void this.fire('error', error);
     else this.logger.error(`Client error: ${error.message}`);
   }
 
   private listenerFailed(event: keyof E, error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error));
+    const err = toError(error);
     if (event === 'error') this.logger.error(`An 'error' listener failed: ${err.message}`);
-    else this.sessionError(this.session as SessionBase, err);
+    else this.sessionError(this.session, err);
   }
 
   /** Emits an event with loosely typed arguments (the subclasses' event maps are generic here). */

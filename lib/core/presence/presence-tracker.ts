@@ -1,6 +1,7 @@
 import type { DetachedMember } from '../session/detached-member.js';
+import { deliver } from '../session/delivery.js';
 import { OutgoingMessage } from '../session/outgoing-message.js';
-import type { SessionBase } from '../session/session.js';
+import type { SessionBase } from '../session/session-base.js';
 import type { ClusterPresence } from './cluster-presence.js';
 import { addMeta, type PresenceMeta, type PresenceState } from './presence-state.js';
 
@@ -139,7 +140,7 @@ export class PresenceTracker {
   deliverRemote(message: OutgoingMessage, group: string): void {
     const entries = this.byGroup.get(group);
     if (entries === undefined) return;
-    for (const entry of entries.values()) if (entry.notify) entry.target.deliver(message);
+    for (const entry of entries.values()) if (entry.notify) sendTo(entry.target, message);
   }
 
   private entries(group: string): Map<number, Tracked> {
@@ -195,7 +196,7 @@ export class PresenceTracker {
       for (const [id, entry] of entries) {
         if (!entry.notify) continue;
         if (diff.fresh.has(id)) fresh.push(entry);
-        else if (diffMessage !== undefined) entry.target.deliver(diffMessage);
+        else if (diffMessage !== undefined) sendTo(entry.target, diffMessage);
       }
       if (fresh.length > 0) this.sendState(group, fresh);
     }
@@ -206,12 +207,18 @@ export class PresenceTracker {
     const send = (state: PresenceState): void => {
       const message = presenceMessage({ group, state });
       // Still tracked (with this very entry) by the time the state is known.
-      for (const entry of targets) if (this.byGroup.get(group)?.get(entry.meta.sessionId) === entry) entry.target.deliver(message);
+      for (const entry of targets) if (this.byGroup.get(group)?.get(entry.meta.sessionId) === entry) sendTo(entry.target, message);
     };
     if (this.cluster === undefined) send(this.localState(group));
     else
       this.cluster.state(group).then(send, () => send(this.localState(group)));
   }
+}
+
+/** Hands a presence message to a live session (its own delivery path) or to a detached session's log. */
+function sendTo(target: PresenceTarget, message: OutgoingMessage): void {
+  if (typeof (target as DetachedMember).deliver === 'function') (target as DetachedMember).deliver(message);
+  else void deliver(target as SessionBase, message);
 }
 
 /** A `$presence` event as one JSON text message (SPEC §9.2). */

@@ -1,6 +1,7 @@
 import { ConnectionState } from '../session/connection-state.js';
+import { deliver } from '../session/delivery.js';
 import type { DetachedMember } from '../session/detached-member.js';
-import type { SessionBase } from '../session/session.js';
+import type { SessionBase } from '../session/session-base.js';
 import type { OutgoingMessage } from '../session/outgoing-message.js';
 import type { OutboundLog } from './outbound-log.js';
 
@@ -52,7 +53,7 @@ export class DetachedSession implements DetachedMember {
     if (this.done) {
       const next = this.resumedBy;
       if (next === undefined) return;
-      if (next.state === ConnectionState.Connected) void next.deliver(message);
+      if (next.state === ConnectionState.Connected) void deliver(next, message);
       else next.detachedTo?.deliver(message);
       return;
     }

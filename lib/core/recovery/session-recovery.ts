@@ -3,7 +3,7 @@ import type { BroadcastRelay } from '../session/broadcast-relay.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionGroups } from '../session/session-groups.js';
 import type { SessionManager } from '../session/session-manager.js';
-import type { SessionBase } from '../session/session.js';
+import type { SessionBase } from '../session/session-base.js';
 import { DetachedSession, type HandedOverPresence } from './detached-session.js';
 import { OutboundLog } from './outbound-log.js';
 import type { ResolvedRecovery } from './recovery-options.js';

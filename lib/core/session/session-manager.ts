@@ -5,7 +5,7 @@ import { ClusterSessions, describeSession, type ClusterListOptions, type Cluster
 import type { DetachedMember } from './detached-member.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { CloseOptions, Session } from './session.js';
-import { broadcastTo, type BroadcastOptions } from './session-groups.js';
+import { broadcastTo, type BroadcastOptions } from './delivery.js';
 
 /**
  * The open sessions of a server, by id (seed: `SessionManager`).
