@@ -52,6 +52,8 @@ function translateWsOptions(options: Record<string, unknown>, warn: (key: string
   return out as Partial<StormWsAdapterOptions>;
 }
 
+const SHUTTING_DOWN = { status: 503, message: 'Service unavailable: the server is shutting down' } as const;
+
 const defaultParser: GatewayMessageParser = (data) => JSON.parse(data.toString()) as ReturnType<GatewayMessageParser>;
 
 /** Anything with Nest's `getHttpServer()` (a `NestApplication`). */
@@ -231,6 +233,8 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
       data = decoded.data;
       id = requestIdOf(decoded);
     }
+    // As StormModule gateways: once shutdown began a request gets 503 rather than a handler that may never finish.
+    if (id !== undefined && server.shuttingDown) return session.sendText(encodeErrorAck(id, SHUTTING_DOWN));
     const tables = session.handlers;
     let pending: Promise<void>[] | undefined;
     let handled = false;
