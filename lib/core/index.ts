@@ -9,10 +9,9 @@ export { DisconnectReason } from './session/disconnect-reason.js';
 export { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
 export { SessionKey } from './session/session-key.js';
 export type { Session, CloseOptions } from './session/session.js';
-export { SessionBase } from './session/session.js';
-export { OutgoingMessage } from './session/outgoing-message.js';
 export { SessionManager } from './session/session-manager.js';
-export { SessionGroups, type BroadcastOptions, type BroadcastExclude } from './session/session-groups.js';
+export { SessionGroups } from './session/session-groups.js';
+export type { BroadcastOptions, BroadcastExclude } from './session/delivery.js';
 export type {
   BroadcastRelay,
   NodeMessaging,
@@ -29,16 +28,15 @@ export { LengthPrefixFramer } from './framing/length-prefix-framer.js';
 export { DelimiterFramer, type DelimiterFramerOptions } from './framing/delimiter-framer.js';
 
 export type { ConnectionMiddleware, MiddlewareData } from './middleware/connection-middleware.js';
-export { MiddlewarePipeline } from './middleware/middleware-pipeline.js';
 export { RateLimitMiddleware, type RateLimitOptions } from './middleware/rate-limit.middleware.js';
 
 export { ConnectionMetrics } from './metrics/connection-metrics.js';
 export { ServerMetrics } from './metrics/server-metrics.js';
 export { METER_NAME } from './metrics/instruments.js';
 
+export { ListenError } from './server/listen.error.js';
 export {
   StormServer,
-  ListenError,
   type ServerEvents,
   type RejectedConnection,
   type RejectReason,
@@ -49,7 +47,7 @@ export type { ReconnectOptions } from './client/reconnect-policy.js';
 
 export { StormTcpServer, type TcpServerOptions, type TcpServerEvents } from './tcp/storm-tcp-server.js';
 export { StormTcpClient, type TcpClientOptions, type TcpClientEvents } from './tcp/storm-tcp-client.js';
-export { TcpSession } from './tcp/tcp-session.js';
+export type { TcpSession } from './tcp/tcp-session.js';
 
 export type { CommonServerOptions, SocketOptions } from './options.js';
 export { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_PENDING_BYTES } from './options.js';
@@ -59,14 +57,16 @@ export type { StormLogger } from './logger.js';
 export { defaultLogger, silentLogger } from './logger.js';
 export {
   StormError,
+  StormErrorCode,
   InvalidOptionError,
   ProtocolViolationError,
   MessageTooBigError,
   NotConnectedError,
   ConnectTimeoutError,
   InvalidStateError,
+  MissingPeerDependencyError,
 } from './errors.js';
-export { AsyncEventEmitter, type EventMap, type AsyncListener } from './util/async-events.js';
+export type { EventMap, AsyncListener } from './util/async-events.js';
 export * from './ws/index.js';
 
 export type {

@@ -3,6 +3,7 @@ import type { MeterProvider } from '@opentelemetry/api';
 import { InvalidOptionError } from './errors.js';
 import { defaultLogger, type StormLogger } from './logger.js';
 import type { BroadcastRelay } from './session/broadcast-relay.js';
+import type { Session } from './session/session.js';
 import type { SessionGroups } from './session/session-groups.js';
 import type { StormCodecOption } from './codec/message-codec.interface.js';
 import { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
@@ -64,7 +65,45 @@ export interface CommonServerOptions {
    * process. `listen()` waits until it is subscribed. Its owner closes it.
    */
   backplane?: BroadcastRelay;
+  /**
+   * A hook of graceful shutdown (`close()`): once a session has stopped reading and its queued
+   * messages have been handled, the server awaits the returned promise before it flushes and
+   * closes the session, e.g. until the requests the session has in flight have replied. Return
+   * `undefined` when there is nothing to wait for. Bounded by `shutdownTimeout`.
+   */
+  drain?: (session: Session) => Promise<void> | undefined;
 }
+
+/** The keys of {@link SocketOptions}. */
+export const SOCKET_OPTION_KEYS = optionKeys<SocketOptions>({
+  noDelay: true,
+  keepAlive: true,
+  keepAliveInitialDelay: true,
+  maxPendingSendBytes: true,
+  maxPendingReceiveBytes: true,
+});
+
+/** The keys of {@link CommonServerOptions}; each server adds its own. */
+export const COMMON_SERVER_OPTION_KEYS = optionKeys<CommonServerOptions>({
+  host: true,
+  port: true,
+  backlog: true,
+  ipv6Only: true,
+  maxConnections: true,
+  slowConsumerPolicy: true,
+  maxMessageSize: true,
+  socket: true,
+  idleTimeout: true,
+  shutdownTimeout: true,
+  closeTimeout: true,
+  logger: true,
+  name: true,
+  groups: true,
+  meterProvider: true,
+  backplane: true,
+  codec: true,
+  drain: true,
+});
 
 /** @internal Options after defaults and validation. */
 export interface ResolvedServerOptions {
@@ -86,6 +125,72 @@ export interface ResolvedServerOptions {
 export const DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024;
 /** Default `socket.maxPendingSendBytes` and `maxPendingReceiveBytes`: 1 MiB. */
 export const DEFAULT_MAX_PENDING_BYTES = 1024 * 1024;
+
+/**
+ * @internal The keys of an options interface as a list the compiler keeps complete: the argument
+ * must name every key of `T` and nothing else, so adding an option to an interface without
+ * adding it here (one line) fails to compile.
+ *
+ * @example
+ * export const HEARTBEAT_OPTION_KEYS = optionKeys<HeartbeatOptions>({ pingInterval: true, maxMissedPongs: true, autoPong: true });
+ */
+export function optionKeys<T extends object>(keys: { readonly [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(keys));
+}
+
+/**
+ * @internal Throws an `InvalidOptionError` for the first key of `value` that is not in `known`
+ * (options built from config files are not type-checked, and a misspelled key would otherwise be
+ * ignored). The error names the key's full path, the closest known key and every known key.
+ * Keys whose value is `undefined` are ignored.
+ *
+ * @param path - where `value` sits, e.g. `heartbeat` or `ws.heartbeat` (`''` at the top)
+ */
+export function checkOptionKeys(value: object, known: readonly string[], path = ''): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key) || (value as Record<string, unknown>)[key] === undefined) continue;
+    const guess = closestKey(key, known);
+    const hint = guess === undefined ? '' : `did you mean "${guess}"? `;
+    throw new InvalidOptionError(path === '' ? key : `${path}.${key}`, `unknown option; ${hint}known options here: ${known.join(', ')}`);
+  }
+}
+
+/** The known key a typo most likely meant: same letters ignoring case, or at most 2 edits away. */
+function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = candidate.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** @internal Validates a nested options object (`socket`, `heartbeat`, ...): an object with known keys only. */
+export function nestedOptions<T extends object>(path: string, value: T | undefined, known: readonly string[]): T {
+  if (value === undefined) return {} as T;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidOptionError(path, `expected an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  }
+  checkOptionKeys(value, known, path);
+  return value;
+}
 
 /** @internal Validates a whole-number option within bounds; `undefined` takes the default. */
 export function intOption(name: string, value: unknown, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
@@ -162,10 +267,11 @@ export function tlsOption(name: string, value: unknown): void {
 }
 
 /** @internal Validates and fills in the options every server shares. */
-export function resolveServerOptions(options: CommonServerOptions): ResolvedServerOptions {
+export function resolveServerOptions(options: CommonServerOptions, knownKeys: readonly string[]): ResolvedServerOptions {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('options', 'expected an options object');
   }
+  checkOptionKeys(options, knownKeys);
   portOption('port', options.port);
   stringOption('host', options.host);
   stringOption('name', options.name);
@@ -175,8 +281,10 @@ export function resolveServerOptions(options: CommonServerOptions): ResolvedServ
   if (groups !== undefined && (typeof groups !== 'object' || groups === null || typeof groups.add !== 'function')) {
     throw new InvalidOptionError('groups', 'expected a SessionGroups instance to share between servers');
   }
-  const socket = options.socket ?? {};
-  if (typeof socket !== 'object') throw new InvalidOptionError('socket', 'expected an object');
+  if (options.drain !== undefined && typeof options.drain !== 'function') {
+    throw new InvalidOptionError('drain', 'expected a function (session) => Promise<void> | undefined');
+  }
+  const socket = nestedOptions('socket', options.socket, SOCKET_OPTION_KEYS);
   return {
     maxConnections: intOption('maxConnections', options.maxConnections, Number.MAX_SAFE_INTEGER, 1),
     slowConsumerPolicy: oneOf('slowConsumerPolicy', options.slowConsumerPolicy, Object.values(SlowConsumerPolicy), SlowConsumerPolicy.Wait),
@@ -191,4 +299,20 @@ export function resolveServerOptions(options: CommonServerOptions): ResolvedServ
     closeTimeout: intOption('closeTimeout', options.closeTimeout, 5_000),
     logger: loggerOption('logger', options.logger),
   };
+}
+
+/**
+ * @internal The Unix socket path of TCP options: `socketPath`, or its SPEC §3 alias `path` (on
+ * TCP, `path` means a Unix socket; on WebSocket servers it is the URL path, hence the clearer name).
+ */
+export function unixSocketOption(options: { socketPath?: unknown; path?: unknown }): string | undefined {
+  if (options.socketPath !== undefined && options.path !== undefined && options.socketPath !== options.path) {
+    throw new InvalidOptionError('socketPath', 'give the Unix socket path once: "socketPath" or its alias "path"');
+  }
+  const name = options.socketPath !== undefined ? 'socketPath' : 'path';
+  const value = options.socketPath ?? options.path;
+  if (value !== undefined && (typeof value !== 'string' || value.length === 0)) {
+    throw new InvalidOptionError(name, 'expected a non-empty Unix socket path');
+  }
+  return value as string | undefined;
 }

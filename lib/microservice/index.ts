@@ -29,6 +29,8 @@ export {
   StormRpcConnectionLostError,
   StormRpcInvalidMessageError,
   StormRpcBadReplyError,
+  StormRpcSerializerError,
+  StormRpcErrorCode,
 } from './storm-rpc.errors.js';
 export {
   JsonBodySerializer,

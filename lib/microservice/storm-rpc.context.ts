@@ -1,4 +1,5 @@
-import { BaseRpcContext, type PacketMetadata } from '@nestjs/microservices';
+import type { PacketMetadata } from '@nestjs/microservices';
+import { BaseRpcContext } from './nest-microservices.js';
 import type { Session } from '../core/session/session.js';
 
 /** The arguments {@link StormRpcContext} wraps: the session, the pattern and the packet metadata. */

@@ -1,10 +1,10 @@
 import type { ReconnectOptions } from '../core/client/reconnect-policy.js';
 import { InvalidOptionError } from '../core/errors.js';
-import { intOption } from '../core/options.js';
-import type { TcpClientOptions } from '../core/tcp/storm-tcp-client.js';
-import type { TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
-import type { WebSocketClientOptions } from '../core/ws/storm-websocket-client.js';
-import type { WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
+import { boolOption, checkOptionKeys, intOption, optionKeys } from '../core/options.js';
+import { TCP_CLIENT_OPTION_KEYS, type TcpClientOptions } from '../core/tcp/storm-tcp-client.js';
+import { TCP_SERVER_OPTION_KEYS, type TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
+import { WS_CLIENT_OPTION_KEYS, type WebSocketClientOptions } from '../core/ws/storm-websocket-client.js';
+import { WS_SERVER_OPTION_KEYS, type WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
 import {
   JsonBodyDeserializer,
   JsonBodySerializer,
@@ -52,14 +52,26 @@ export interface StormWsTransportOptions extends WebSocketServerOptions, StormRp
 /** Options of `StormTransport`: `transport: 'tcp'` (default) or `'ws'`, plus that server's options. */
 export type StormTransportOptions = StormTcpTransportOptions | StormWsTransportOptions;
 
+/** How a {@link StormClientProxyOptions client proxy} behaves while it has no connection. */
+export interface StormClientConnectOptions {
+  /**
+   * `false` (the default, as Nest's `ClientTCP`): while the service cannot be reached, requests,
+   * events and `connect()` fail with the connect error (e.g. `ECONNREFUSED`) as soon as an
+   * attempt fails, and the proxy keeps reconnecting in the background (per `reconnect`).
+   * `true`: they wait until a connection is up (or reconnecting gives up); bound the wait with
+   * rxjs `timeout()`.
+   */
+  waitForConnection?: boolean;
+}
+
 /** `StormClientProxy` over TCP (or TLS): every `StormTcpClient` option except `framer`. */
-export interface StormTcpClientProxyOptions extends Omit<TcpClientOptions, 'framer'>, StormRpcCodecOptions {
+export interface StormTcpClientProxyOptions extends Omit<TcpClientOptions, 'framer'>, StormRpcCodecOptions, StormClientConnectOptions {
   /** `'tcp'` (the default). */
   transport?: 'tcp';
 }
 
 /** `StormClientProxy` over WebSocket: give `url`, or `host`/`port`/`path` (`wss://` when `tls` is set). */
-export interface StormWsClientProxyOptions extends Omit<WebSocketClientOptions, 'url'>, StormRpcCodecOptions {
+export interface StormWsClientProxyOptions extends Omit<WebSocketClientOptions, 'url'>, StormRpcCodecOptions, StormClientConnectOptions {
   transport: 'ws';
   /** Server URL, `ws://` or `wss://`; overrides `host`/`port`/`path`. */
   url?: string;
@@ -73,6 +85,56 @@ export interface StormWsClientProxyOptions extends Omit<WebSocketClientOptions, 
 
 /** Options of `StormClientProxy`: `transport: 'tcp'` (default) or `'ws'`, plus that client's options. */
 export type StormClientProxyOptions = StormTcpClientProxyOptions | StormWsClientProxyOptions;
+
+/** The keys of {@link StormTcpTransportOptions} (unknown keys are errors; add new options here). */
+export const TCP_TRANSPORT_OPTION_KEYS: readonly string[] = [
+  ...TCP_SERVER_OPTION_KEYS.filter((key) => key !== 'framer'),
+  ...optionKeys<Omit<StormTcpTransportOptions, keyof TcpServerOptions>>({
+    transport: true,
+    transportId: true,
+    maxInFlight: true,
+    serializer: true,
+    deserializer: true,
+  }),
+];
+
+/** The keys of {@link StormWsTransportOptions}. */
+export const WS_TRANSPORT_OPTION_KEYS: readonly string[] = [
+  ...WS_SERVER_OPTION_KEYS,
+  ...optionKeys<Omit<StormWsTransportOptions, keyof WebSocketServerOptions>>({
+    transport: true,
+    transportId: true,
+    maxInFlight: true,
+    serializer: true,
+    deserializer: true,
+  }),
+];
+
+/** The keys of {@link StormTcpClientProxyOptions}. */
+export const TCP_CLIENT_PROXY_OPTION_KEYS: readonly string[] = [
+  ...TCP_CLIENT_OPTION_KEYS.filter((key) => key !== 'framer'),
+  ...optionKeys<Omit<StormTcpClientProxyOptions, keyof TcpClientOptions>>({
+    transport: true,
+    serializer: true,
+    deserializer: true,
+    waitForConnection: true,
+  }),
+];
+
+/** The keys of {@link StormWsClientProxyOptions}. */
+export const WS_CLIENT_PROXY_OPTION_KEYS: readonly string[] = [
+  ...WS_CLIENT_OPTION_KEYS,
+  ...optionKeys<Omit<StormWsClientProxyOptions, Exclude<keyof WebSocketClientOptions, 'url'>>>({
+    transport: true,
+    url: true,
+    host: true,
+    port: true,
+    path: true,
+    serializer: true,
+    deserializer: true,
+    waitForConnection: true,
+  }),
+].filter((key, index, all) => all.indexOf(key) === index);
 
 /** The reconnect policy of a client proxy when none is given: 100 ms doubling up to 5 s, with jitter, without limit. */
 export const DEFAULT_CLIENT_RECONNECT: ReconnectOptions = { delay: 100, maxDelay: 5000 };
@@ -104,6 +166,7 @@ export interface ResolvedServerSettings {
 /** @internal Validated RPC settings of a client proxy. */
 export interface ResolvedClientSettings {
   readonly transport: 'tcp' | 'ws';
+  readonly waitForConnection: boolean;
   readonly serializer: StormSerializer;
   readonly deserializer: StormDeserializer;
 }
@@ -142,6 +205,7 @@ export function resolveServerSettings(options: StormTransportOptions): ResolvedS
   checkObject(options);
   const transport = checkTransport(options.transport);
   if (transport === 'tcp') rejectWsOnly(options, WS_ONLY_SERVER_OPTIONS);
+  checkOptionKeys(options, transport === 'tcp' ? TCP_TRANSPORT_OPTION_KEYS : WS_TRANSPORT_OPTION_KEYS);
   if (options.transportId !== undefined && typeof options.transportId !== 'symbol') {
     throw new InvalidOptionError('transportId', 'expected a symbol, e.g. Symbol("orders")');
   }
@@ -158,7 +222,12 @@ export function resolveClientSettings(options: StormClientProxyOptions): Resolve
   checkObject(options);
   const transport = checkTransport(options.transport);
   if (transport === 'tcp') rejectWsOnly(options, WS_ONLY_CLIENT_OPTIONS);
-  return { transport, ...checkCodec(options) };
+  checkOptionKeys(options, transport === 'tcp' ? TCP_CLIENT_PROXY_OPTION_KEYS : WS_CLIENT_PROXY_OPTION_KEYS);
+  return {
+    transport,
+    waitForConnection: boolOption('waitForConnection', options.waitForConnection, false),
+    ...checkCodec(options),
+  };
 }
 
 /** @internal The core server options: everything except the RPC settings. */

@@ -1,16 +1,17 @@
 import { Logger } from '@nestjs/common';
-import { ClientProxy, type MsPattern, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import type { MsPattern, ReadPacket, WritePacket } from '@nestjs/microservices';
+import { ClientProxy } from './nest-microservices.js';
 import { Observable, throwError, type Subscriber } from 'rxjs';
 import { NotConnectedError } from '../core/errors.js';
 import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
 import type { StormLogger } from '../core/logger.js';
 import { ConnectionState } from '../core/session/connection-state.js';
 import type { DisconnectReason } from '../core/session/disconnect-reason.js';
-import { RESOLVED } from '../core/session/session.js';
+import { RESOLVED } from '../core/util/resolved.js';
 import { StormTcpClient } from '../core/tcp/storm-tcp-client.js';
 import { StormWebSocketClient } from '../core/ws/storm-websocket-client.js';
 import type { WsMessage } from '../core/ws/ws-message.js';
-import { PendingRequest, type PendingRequestOwner, type ReplyObserver } from './client/pending-request.js';
+import { PendingRequest, type ReplyObserver } from './client/pending-request.js';
 import { StormRpcBadReplyError, StormRpcConnectionLostError, StormRpcInvalidMessageError } from './storm-rpc.errors.js';
 import {
   clientUrl,
@@ -32,6 +33,7 @@ import {
   serializeBody,
 } from './wire/frame-codec.js';
 import { FrameKind } from './wire/frame-kind.js';
+import type { AnyListener, LooseEmitter } from './loose-emitter.js';
 
 /** Where a {@link StormClientProxy}'s connection is, as `client.status` emits it. */
 export type StormClientStatus = 'connected' | 'disconnected' | 'reconnecting';
@@ -44,14 +46,11 @@ export type StormClientEvents = {
   disconnected: (reason: DisconnectReason) => void;
   /** The connection failed, or reconnecting gave up. */
   error: (error: Error) => void;
-  /** A reconnect attempt is scheduled: attempt number (from 1) and the delay before it, in ms. */
-  reconnecting: (attempt: number, delayMs: number) => void;
+  /** A reconnect attempt is scheduled: attempt number (from 1), the delay before it in ms, and the failed attempt's error. */
+  reconnecting: (attempt: number, delayMs: number, error: Error | undefined) => void;
 };
 
 type CoreClient = StormTcpClient | StormWebSocketClient;
-type AnyListener = (...args: never[]) => unknown;
-/** The TCP and WS clients' `on`, without their per-transport event maps. */
-type Emitter = { on(event: string, listener: AnyListener): unknown };
 
 /** Cached frame headers per pattern stay below this many entries (dynamic patterns would grow it). */
 const MAX_CACHED_PATTERNS = 10_000;
@@ -60,7 +59,9 @@ const MAX_CACHED_PATTERNS = 10_000;
  * A Nest `ClientProxy` for `StormTransport`, over StormSocket's TCP or WebSocket client:
  * correlation ids, streamed replies, cancellation on unsubscribe (rxjs `timeout()`), reconnect
  * with backoff, TLS. Requests waiting when the connection drops fail with
- * `StormRpcConnectionLostError`; requests sent while reconnecting wait for the connection.
+ * `StormRpcConnectionLostError`. While the service cannot be reached, requests, events and
+ * `connect()` fail with the connect error (e.g. `ECONNREFUSED`) as Nest's `ClientTCP` does, and the
+ * proxy keeps reconnecting in the background; `waitForConnection: true` makes them wait instead.
  *
  * @example
  * // directly
@@ -70,7 +71,7 @@ const MAX_CACHED_PATTERNS = 10_000;
  * // or through Nest's ClientsModule
  * ClientsModule.register([{ name: 'MATH', customClass: StormClientProxy, options: { port: 4000 } }]);
  */
-export class StormClientProxy extends ClientProxy<StormClientEvents> implements PendingRequestOwner {
+export class StormClientProxy extends ClientProxy<StormClientEvents> {
   /** Body codec (Nest's `serializer`/`deserializer` fields type whole packets, so ours live apart). */
   private readonly bodySerializer: StormSerializer;
   private readonly bodyDeserializer: StormDeserializer;
@@ -81,6 +82,12 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> implements 
   private readonly eventHeaders = new Map<string, Buffer>();
   private readonly reader = new FrameReader();
   private lastId = 0;
+  private readonly waitForConnection: boolean;
+  /** Why the last connect attempt failed; cleared once connected. New calls fail with it at once. */
+  private connectError: Error | undefined;
+  /** `connect()` calls waiting for the outcome of the attempt under way. */
+  private waiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private readonly target: string;
   private readonly onSendFailed = (error: unknown): void =>
     this.logger.error(`A frame could not be sent: ${(error as Error)?.message ?? String(error)}`);
 
@@ -91,29 +98,39 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> implements 
     this.bodySerializer = settings.serializer;
     this.bodyDeserializer = settings.deserializer;
     this.logger = options.logger ?? new Logger(StormClientProxy.name);
+    this.waitForConnection = settings.waitForConnection;
     const reconnect = options.reconnect ?? DEFAULT_CLIENT_RECONNECT;
     if (settings.transport === 'ws') {
-      const { transport: _t, serializer: _s, deserializer: _d, url: _u, host: _h, port: _p, path: _pa, ...rest } =
+      const { transport: _t, serializer: _s, deserializer: _d, url: _u, host: _h, port: _p, path: _pa, waitForConnection: _w, ...rest } =
         options as StormWsClientProxyOptions;
-      const ws = new StormWebSocketClient({ ...rest, url: clientUrl(options as StormWsClientProxyOptions), reconnect, logger: this.logger });
+      this.target = clientUrl(options as StormWsClientProxyOptions);
+      const ws = new StormWebSocketClient({ ...rest, url: this.target, reconnect, logger: this.logger });
       ws.on('message', (message: WsMessage) => {
         if (message.isText) this.logger.warn('The server sent a text message; Storm RPC frames travel as binary messages');
         else this.onFrame(message.data);
       });
       this.core = ws;
     } else {
-      const { transport: _t, serializer: _s, deserializer: _d, ...rest } = options as StormTcpClientProxyOptions;
+      const { transport: _t, serializer: _s, deserializer: _d, waitForConnection: _w, ...rest } = options as StormTcpClientProxyOptions;
+      this.target = rest.path ?? `tcp://${rest.host ?? '127.0.0.1'}:${rest.port}`;
       const tcp = new StormTcpClient({ ...rest, reconnect, logger: this.logger, framer: new LengthPrefixFramer() });
       tcp.on('data', (frame: Buffer) => this.onFrame(frame));
       this.core = tcp;
     }
-    const emitter = this.core as Emitter;
-    emitter.on('connected', () => this._status$.next('connected'));
+    const emitter = this.core as LooseEmitter;
+    emitter.on('connected', () => {
+      this.connectError = undefined;
+      this.settleWaiters(undefined);
+      this._status$.next('connected');
+    });
     emitter.on('disconnected', (reason: DisconnectReason) => {
       this.failPending(reason);
       this._status$.next('disconnected');
     });
-    emitter.on('reconnecting', () => this._status$.next('reconnecting'));
+    emitter.on('reconnecting', (_attempt: number, _delay: number, error: Error | undefined) => {
+      if (error !== undefined) this.connectFailed(error);
+      this._status$.next('reconnecting');
+    });
   }
 
   /** Requests sent and still waiting for (the rest of) their replies. */
@@ -122,11 +139,28 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> implements 
   }
 
   /**
-   * Connects (retrying per the `reconnect` option). Requests connect on their own, so calling
-   * this is optional; it resolves at once when connected.
+   * Connects; resolves at once when connected. Requests connect on their own, so calling this is
+   * optional. By default it rejects with the connect error (e.g. `ECONNREFUSED`) as soon as an
+   * attempt fails — at once when the last attempt already failed — while reconnecting goes on in
+   * the background (per `reconnect`); with `waitForConnection: true` it resolves once connected.
    */
   connect(): Promise<void> {
-    return this.core.connect();
+    const core = this.core;
+    if (core.state === ConnectionState.Connected) return Promise.resolve();
+    if (core.state === ConnectionState.Closed) this.connectError = undefined; // a fresh start after close() or giving up
+    const attempt = core.connect();
+    if (this.waitForConnection) return attempt;
+    if (this.connectError !== undefined) {
+      attempt.catch(() => undefined); // its outcome reaches later calls through the events
+      return Promise.reject(this.connectError);
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      attempt.then(
+        () => this.settleWaiters(undefined),
+        (error: unknown) => this.settleWaiters(error),
+      );
+    });
   }
 
   /** Fails the requests still waiting, closes the connection and stops reconnecting; a later request connects again. */
@@ -141,7 +175,7 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> implements 
     EventKey extends keyof StormClientEvents = keyof StormClientEvents,
     EventCallback extends StormClientEvents[EventKey] = StormClientEvents[EventKey],
   >(event: EventKey, callback: EventCallback): void {
-    (this.core as Emitter).on(event, callback as AnyListener);
+    (this.core as LooseEmitter).on(event, callback as AnyListener);
   }
 
   /** The core client (`StormTcpClient` or `StormWebSocketClient`): state, metrics, socket. */
@@ -281,6 +315,27 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> implements 
       this.pending.delete(id);
       if (kind === FrameKind.Last) request.last(value);
       else request.error(value);
+    }
+  }
+
+  /** An attempt failed: callers waiting for it fail with its error; later calls fail at once until connected. */
+  private connectFailed(error: Error): void {
+    if (this.connectError === undefined && !this.waitForConnection) {
+      this.logger.warn(
+        `Cannot reach ${this.target} (${(error as NodeJS.ErrnoException).code ?? error.message}): calls fail until it is back; reconnecting in the background`,
+      );
+    }
+    this.connectError = error;
+    if (!this.waitForConnection) this.settleWaiters(error);
+  }
+
+  private settleWaiters(error: unknown): void {
+    if (this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
     }
   }
 

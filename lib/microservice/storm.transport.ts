@@ -1,27 +1,24 @@
 import { Logger } from '@nestjs/common';
-import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
+import type { CustomTransportStrategy, MessageHandler } from '@nestjs/microservices';
+import { Server } from './nest-microservices.js';
 import { isObservable } from 'rxjs';
-import { LengthPrefixFramer } from '../core/framing/length-prefix-framer.js';
+import { InvalidStateError } from '../core/errors.js';
 import type { StormLogger } from '../core/logger.js';
 import type { RejectedConnection } from '../core/server/storm-server.js';
 import { DisconnectReason } from '../core/session/disconnect-reason.js';
-import type { Session, SessionBase } from '../core/session/session.js';
+import type { Session } from '../core/session/session.js';
 import type { StormTcpServer } from '../core/tcp/storm-tcp-server.js';
-import type { TcpSession } from '../core/tcp/tcp-session.js';
-import type { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
-import type { WsMessage } from '../core/ws/ws-message.js';
-import type { WsSession } from '../core/ws/websocket-session.js';
+import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
 import { RpcConnection, type RpcConnectionSettings } from './server/rpc-connection.js';
-import { StormRpcTcpServer, StormRpcWebSocketServer } from './server/rpc-core-servers.js';
+import type { AnyListener, LooseEmitter } from './loose-emitter.js';
+import { createCoreServer, type CoreServer } from './server/core-server.factory.js';
 import { RpcRequest } from './server/rpc-request.js';
 import { StormRpcContext } from './storm-rpc.context.js';
 import {
   coreServerOptions,
   resolveServerSettings,
   type ResolvedServerSettings,
-  type StormTcpTransportOptions,
   type StormTransportOptions,
-  type StormWsTransportOptions,
 } from './storm-transport-options.js';
 import type { StormDeserializer, StormSerializer } from './wire/body-serializers.js';
 import { deserializeBody, encodeFrame, serializeBody, type EncodedBody } from './wire/frame-codec.js';
@@ -49,10 +46,6 @@ export type StormTransportEvents = {
   close: () => void;
 };
 
-type CoreServer = StormRpcTcpServer | StormRpcWebSocketServer;
-type AnyListener = (...args: never[]) => unknown;
-/** The TCP and WS servers' `on`, without their per-transport event maps. */
-type Emitter = { on(event: string, listener: AnyListener): unknown };
 
 /**
  * A Nest microservice transport over StormSocket's TCP or WebSocket server: `@MessagePattern` and
@@ -86,12 +79,12 @@ export class StormTransport
   private readonly connectionSettings: RpcConnectionSettings;
   private readonly coreLogger: StormLogger;
   private readonly listeners: [keyof StormTransportEvents, AnyListener][] = [];
-  private readonly connections = new Map<SessionBase, RpcConnection>();
+  private readonly connections = new Map<Session, RpcConnection>();
   private readonly defaultStartHook = this.onProcessingStartHook;
   private readonly noHandlerBody: EncodedBody;
   private core: CoreServer | undefined;
   private closing: Promise<void> | undefined;
-  private lastSession: SessionBase | undefined;
+  private lastSession: Session | undefined;
   private lastConnection: RpcConnection | undefined;
 
   /** Validates the options (errors name the bad option); the server starts in `listen()`. */
@@ -147,14 +140,14 @@ export class StormTransport
     EventCallback extends StormTransportEvents[EventKey] = StormTransportEvents[EventKey],
   >(event: EventKey, callback: EventCallback): this {
     this.listeners.push([event, callback as AnyListener]);
-    if (this.core !== undefined) (this.core as Emitter).on(event, callback as AnyListener);
+    if (this.core !== undefined) (this.core as LooseEmitter).on(event, callback as AnyListener);
     return this;
   }
 
   /** The core server (`StormTcpServer` or `StormWebSocketServer`): sessions, groups, metrics. */
   unwrap<T = StormTcpServer | StormWebSocketServer>(): T {
     if (this.core === undefined) {
-      throw new Error('StormTransport is closed: call listen() (or startAllMicroservices()) before unwrap()');
+      throw new InvalidStateError('StormTransport is closed: call listen() (or startAllMicroservices()) before unwrap()');
     }
     return this.core as T;
   }
@@ -175,36 +168,25 @@ export class StormTransport
   }
 
   private createCore(): CoreServer {
-    const options = coreServerOptions(this.options);
-    const drain = (session: SessionBase): Promise<void> | undefined => this.connections.get(session)?.whenIdle();
-    let core: CoreServer;
-    if (this.settings.transport === 'ws') {
-      const ws = new StormRpcWebSocketServer({ ...(options as Omit<StormWsTransportOptions, 'transport'>), logger: this.coreLogger }, drain);
-      ws.on('message', (session: WsSession, message: WsMessage) =>
+    const options = { ...coreServerOptions(this.options), logger: this.coreLogger };
+    const drain = (session: Session): Promise<void> | undefined => this.connections.get(session)?.whenIdle();
+    const core = createCoreServer(this.settings.transport, options, drain);
+    if (core instanceof StormWebSocketServer) {
+      core.on('message', (session, message) =>
         message.isText
           ? this.protocolError(this.connectionOf(session), 'a text message arrived; frames travel as binary messages')
           : this.dispatch(session, message.data),
       );
-      core = ws;
     } else {
-      const tcp = new StormRpcTcpServer(
-        {
-          ...(options as Omit<StormTcpTransportOptions, 'transport'>),
-          logger: this.coreLogger,
-          framer: new LengthPrefixFramer(),
-        },
-        drain,
-      );
-      tcp.on('data', (session: TcpSession, frame: Buffer) => this.dispatch(session, frame));
-      core = tcp;
+      core.on('data', (session, frame) => this.dispatch(session, frame));
     }
-    const emitter = core as Emitter;
-    emitter.on('disconnected', (session: SessionBase) => this.forget(session));
+    const emitter = core as LooseEmitter;
+    emitter.on('disconnected', (session: Session) => this.forget(session));
     for (const [event, listener] of this.listeners) emitter.on(event, listener);
     return core;
   }
 
-  private connectionOf(session: SessionBase): RpcConnection {
+  private connectionOf(session: Session): RpcConnection {
     if (session === this.lastSession) return this.lastConnection!;
     let connection = this.connections.get(session);
     if (connection === undefined) {
@@ -216,7 +198,7 @@ export class StormTransport
     return connection;
   }
 
-  private forget(session: SessionBase): void {
+  private forget(session: Session): void {
     const connection = this.connections.get(session);
     if (connection === undefined) return;
     connection.dispose();
@@ -225,7 +207,7 @@ export class StormTransport
   }
 
   /** Handles one frame. Returns a promise only when the connection must stop reading (`maxInFlight`). */
-  private dispatch(session: SessionBase, frame: Buffer): Promise<void> | undefined {
+  private dispatch(session: Session, frame: Buffer): Promise<void> | undefined {
     const connection = this.connectionOf(session);
     const reader = connection.reader;
     const problem = reader.read(frame);
@@ -298,19 +280,7 @@ export class StormTransport
       return this.invoke(request, handler, data, context);
     };
     try {
-      if (typeof this.runWithProcessingHooks === 'function') {
-        this.runWithProcessingHooks(context, run);
-        return;
-      }
-      // Nest releases without runWithProcessingHooks: call the hooks directly.
-      const transportId = this.transportId;
-      let ended = false;
-      const runEndHook = (): void => {
-        if (ended) return;
-        ended = true;
-        this.onProcessingEndHook?.(transportId, context);
-      };
-      this.onProcessingStartHook(transportId, context, () => run(runEndHook));
+      this.runWithProcessingHooks(context, run);
     } catch (error) {
       request.fail(error); // a start hook that throws must not leave the request in flight
     }

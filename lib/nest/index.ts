@@ -16,6 +16,7 @@ export { StormServers, type AnyStormServer } from './storm-servers.js';
 export { StormSessionManager } from './storm-session-manager.js';
 export { getStormServerToken } from './storm-server.token.js';
 export { StormContext } from './storm-context.js';
+export { isSocketContext } from './is-socket-context.js';
 export type { StormEvent } from './storm-event.js';
 export { STORM_CONTEXT_TYPE, type StormContextType } from './storm.constants.js';
 
@@ -34,6 +35,7 @@ export { InjectStormServer } from './decorators/inject-storm-server.decorator.js
 export type { StormPipe } from './decorators/create-storm-param.decorator.js';
 
 export { StormException } from './exceptions/storm.exception.js';
+export { isWsException, type WsExceptionLike } from './exceptions/ws-exception.js';
 export {
   BaseStormExceptionFilter,
   type StormExceptionData,
@@ -41,3 +43,5 @@ export {
 } from './exceptions/base-storm-exception.filter.js';
 export { StormModuleOptionError } from './errors/storm-module-option.error.js';
 export { UnknownStormServerError } from './errors/unknown-storm-server.error.js';
+export { StormUsageError } from './errors/storm-usage.error.js';
+export { StormModuleErrorCode } from './errors/storm-module-error-code.js';

@@ -4,6 +4,7 @@ import type { Session } from '../core/session/session.js';
 import type { WsHandshakeContext } from '../core/ws/handshake-context.js';
 import { STORM_CONTEXT_TYPE } from './storm.constants.js';
 import type { StormEvent } from './storm-event.js';
+import { StormUsageError } from './errors/storm-usage.error.js';
 
 /**
  * What a Storm handler runs for: the event, the server, the session (or, for `@OnConnecting()`,
@@ -58,7 +59,7 @@ export class StormContext {
   static from(host: ArgumentsHost): StormContext {
     const context: unknown = host.getArgByIndex(2);
     if (!StormContext.isStorm(host) || !(context instanceof StormContext)) {
-      throw new TypeError(`StormContext.from(): not a Storm handler context (type "${host.getType<string>()}")`);
+      throw new StormUsageError('StormContext.from()', `not a Storm handler context (type "${host.getType<string>()}")`);
     }
     return context;
   }

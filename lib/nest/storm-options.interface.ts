@@ -1,8 +1,9 @@
 import type { Type } from '@nestjs/common';
 import type { Backplane } from '../cluster/backplane.js';
 import type { ConnectionMiddleware } from '../core/middleware/connection-middleware.js';
-import type { TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
-import type { WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
+import { optionKeys } from '../core/options.js';
+import { TCP_SERVER_OPTION_KEYS, type TcpServerOptions } from '../core/tcp/storm-tcp-server.js';
+import { WS_SERVER_OPTION_KEYS, type WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
 import type { StormCodecOption } from '../core/codec/message-codec.interface.js';
 
 /** What every server entry adds to the engine's options. */
@@ -88,3 +89,27 @@ export interface StormModuleOptions {
    */
   backplane?: Backplane;
 }
+
+/** The keys of {@link StormModuleOptions} (unknown keys are errors; add new options here). */
+export const STORM_MODULE_OPTION_KEYS = optionKeys<StormModuleOptions>({
+  tcp: true,
+  ws: true,
+  servers: true,
+  middleware: true,
+  codec: true,
+  shutdownTimeout: true,
+  backplane: true,
+});
+
+/** The keys of {@link StormServerExtras}. */
+const SERVER_EXTRA_KEYS = optionKeys<StormServerExtras>({ codec: true });
+
+/** The keys of {@link StormTcpOptions} (the engine's, `groups`/`backplane` included for their own error messages). */
+export const STORM_TCP_OPTION_KEYS: readonly string[] = [...TCP_SERVER_OPTION_KEYS, ...SERVER_EXTRA_KEYS];
+
+/** The keys of {@link StormWebSocketOptions}. */
+export const STORM_WS_OPTION_KEYS: readonly string[] = [
+  ...WS_SERVER_OPTION_KEYS,
+  ...SERVER_EXTRA_KEYS,
+  ...optionKeys<Omit<StormWebSocketOptions, keyof WebSocketServerOptions | keyof StormServerExtras>>({ attach: true, serveClient: true }),
+];

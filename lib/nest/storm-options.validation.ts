@@ -5,7 +5,15 @@ import { checkCodecOption, resolveCodec } from './codecs/resolve-codec.js';
 import type { MessageCodec } from '../core/codec/message-codec.interface.js';
 import { StormModuleOptionError } from './errors/storm-module-option.error.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT, TCP_SERVER_NAME, WS_SERVER_NAME } from './storm.constants.js';
-import type { StormMiddleware, StormModuleOptions } from './storm-options.interface.js';
+import { InvalidOptionError } from '../core/errors.js';
+import { checkOptionKeys } from '../core/options.js';
+import {
+  STORM_MODULE_OPTION_KEYS,
+  STORM_TCP_OPTION_KEYS,
+  STORM_WS_OPTION_KEYS,
+  type StormMiddleware,
+  type StormModuleOptions,
+} from './storm-options.interface.js';
 
 /** @internal One server to create, after validation. */
 export interface StormServerSpec {
@@ -31,9 +39,18 @@ export interface ResolvedStormOptions {
   readonly backplane: Backplane | undefined;
 }
 
-const TOP_LEVEL = ['tcp', 'ws', 'servers', 'middleware', 'codec', 'shutdownTimeout', 'backplane'] as const;
 // ConfigurableModuleBuilder leaves extras such as `isGlobal` in the options object.
-const IGNORED = new Set(['isGlobal']);
+const TOP_LEVEL_KEYS: readonly string[] = [...STORM_MODULE_OPTION_KEYS, 'isGlobal'];
+
+/** Checks the keys of the module options (or of a server entry at `path`), as the engine does its own. */
+function checkModuleKeys(value: object, known: readonly string[], path = ''): void {
+  try {
+    checkOptionKeys(value, known, path);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new StormModuleOptionError(error.option, error.reason);
+    throw error;
+  }
+}
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -54,11 +71,7 @@ export function resolveStormOptions(input: StormModuleOptions | undefined): Reso
   if (!isPlainObject(options)) {
     throw new StormModuleOptionError('options', `expected an options object, got ${typeName(input)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!(TOP_LEVEL as readonly string[]).includes(key) && !IGNORED.has(key)) {
-      throw new StormModuleOptionError(key, `unknown option; expected one of ${TOP_LEVEL.join(', ')}`);
-    }
-  }
+  checkModuleKeys(options, TOP_LEVEL_KEYS);
   const backplane = resolveBackplane(options.backplane);
   checkCodecOption('codec', options.codec);
   const moduleCodec = options.codec as StormModuleOptions['codec'];
@@ -123,6 +136,8 @@ function serverSpec(
   shutdownTimeout: number,
 ): StormServerSpec {
   if (!isPlainObject(value)) throw new StormModuleOptionError(path, `expected server options, got ${typeName(value)}`);
+  // `attach` and `serveClient` on a TCP server are known here so they get their own messages below.
+  checkModuleKeys(value, transport === 'tcp' ? [...STORM_TCP_OPTION_KEYS, 'attach', 'serveClient'] : STORM_WS_OPTION_KEYS, path);
   const { codec, attach, serveClient, ...engine } = value;
   if (serveClient !== undefined) {
     if (transport !== 'ws' || attach !== true) {

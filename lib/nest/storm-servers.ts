@@ -125,10 +125,7 @@ export class StormServers {
       const server = new StormWebSocketServer(options);
       return { name: spec.name, transport: 'ws', server, codec: server.codec, httpServer: deferred, serveClient: spec.serveClient };
     } catch (error) {
-      if (error instanceof InvalidOptionError) {
-        const reason = error.message.replace(/^Invalid option "[^"]*": /, '');
-        throw new StormModuleOptionError(`${spec.path}.${error.option}`, reason);
-      }
+      if (error instanceof InvalidOptionError) throw new StormModuleOptionError(`${spec.path}.${error.option}`, error.reason);
       throw error;
     }
   }

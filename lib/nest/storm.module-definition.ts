@@ -7,7 +7,7 @@ export interface StormModuleExtras {
   isGlobal?: boolean;
 }
 
-/** @internal `forRoot()` / `forRootAsync()` and the options token, from `ConfigurableModuleBuilder`. */
+/** `forRoot()` / `forRootAsync()` and the options token, from `ConfigurableModuleBuilder` (internal: not exported from the entry points). */
 export const {
   ConfigurableModuleClass: ConfigurableStormModule,
   MODULE_OPTIONS_TOKEN: STORM_MODULE_OPTIONS,

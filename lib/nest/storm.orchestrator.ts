@@ -3,6 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import type { ConnectionMiddleware } from '../core/middleware/connection-middleware.js';
 import { UnknownStormServerError } from './errors/unknown-storm-server.error.js';
 import { StormExplorer } from './storm.explorer.js';
+import type { StormHandler } from './storm-handler.js';
 import type { StormMiddleware } from './storm-options.interface.js';
 import { StormRouter } from './storm.router.js';
 import { serveClientFiles } from './client-route.js';
@@ -21,6 +22,7 @@ import { StormServers } from './storm-servers.js';
 @Injectable()
 export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private started = false;
+  private readonly logger = new Logger('StormModule');
   private readonly unserve: (() => void)[] = [];
 
   constructor(
@@ -45,6 +47,7 @@ export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicat
     for (const entry of entries) {
       const scoped = handlers.filter((h) => h.server === undefined || h.server === entry.name);
       new StormRouter(entry, scoped, new Logger(`Storm:${entry.name}`)).attach();
+      this.logWiring(entry.name, scoped);
     }
 
     const middleware = await Promise.all(this.servers.options.middleware.map((m) => this.resolveMiddleware(m)));
@@ -68,6 +71,34 @@ export class StormOrchestrator implements OnApplicationBootstrap, BeforeApplicat
     await Promise.all(this.servers.all.map((server) => server.close()));
     for (const restore of this.unserve.splice(0)) restore();
     await this.servers.options.backplane?.close();
+  }
+
+  /**
+   * Says what each gateway subscribed to on a server, as `@nestjs/websockets` does
+   * (`ChatGateway subscribed to the "chat" message`), and warns about a server nothing handles.
+   */
+  private logWiring(server: string, handlers: readonly StormHandler[]): void {
+    if (handlers.length === 0) {
+      this.logger.warn(
+        `Server "${server}" has no handlers: its messages go nowhere. Add a provider with @OnMessage() handlers ` +
+          `(scoped with @StormGateway('${server}') or unscoped) to a module, or remove the server.`,
+      );
+      return;
+    }
+    const byGateway = new Map<string, StormHandler[]>();
+    for (const handler of handlers) {
+      const gateway = handler.name.split('.')[0]!;
+      byGateway.set(gateway, [...(byGateway.get(gateway) ?? []), handler]);
+    }
+    for (const [gateway, list] of byGateway) {
+      for (const handler of list) {
+        if (handler.event !== 'message') continue;
+        const what = handler.pattern === undefined ? 'every message without a route (catch-all)' : `the "${handler.pattern}" message`;
+        this.logger.log(`${gateway} subscribed to ${what} on "${server}"`);
+      }
+      const lifecycle = [...new Set(list.filter((h) => h.event !== 'message').map((h) => h.event))];
+      if (lifecycle.length > 0) this.logger.log(`${gateway} handles ${lifecycle.join(', ')} on "${server}"`);
+    }
   }
 
   /** The provider of a middleware class if a module has one, else a new instance with DI. */

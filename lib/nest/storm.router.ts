@@ -1,17 +1,24 @@
 import { HttpException, type Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
+import { formatEndPoint } from '../core/endpoint.js';
 import type { StormServer, ServerEvents } from '../core/server/storm-server.js';
 import type { DisconnectReason } from '../core/session/disconnect-reason.js';
-import type { Session, SessionBase } from '../core/session/session.js';
+import type { Session } from '../core/session/session.js';
+import type { SessionBase } from '../core/session/session-base.js';
+import { RESOLVED } from '../core/util/resolved.js';
+import { toError } from '../core/util/to-error.js';
 import type { StormTcpServer } from '../core/tcp/storm-tcp-server.js';
 import type { WsHandshakeContext } from '../core/ws/handshake-context.js';
 import type { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
+import { LogLimiter } from '../core/util/log-limiter.js';
+import { peerErrorLevel } from '../core/util/peer-errors.js';
 import type { WsSession } from '../core/ws/websocket-session.js';
 import type { DecodedMessage, MessageCodec } from '../core/codec/message-codec.interface.js';
 import { encodeAck, encodeErrorAck } from '../protocol/envelope.js';
 import { ackErrorOf, ackErrorOfFilterReply, INTERNAL_ERROR } from './storm-ack.js';
 import { BaseStormExceptionFilter } from './exceptions/base-storm-exception.filter.js';
 import { StormException } from './exceptions/storm.exception.js';
+import { isWsException, type WsExceptionLike } from './exceptions/ws-exception.js';
 import { StormContext } from './storm-context.js';
 import type { StormHandler } from './storm-handler.js';
 import type { StormServerEntry } from './storm-servers.js';
@@ -19,20 +26,14 @@ import type { StormServerEntry } from './storm-servers.js';
 /** Errors of handlers that were already answered and logged, so the `error` listener does not log them again. */
 const handlerErrors = new WeakSet<Error>();
 
-const RESOLVED = Promise.resolve();
-
 /** WebSocket close code for a session refused by an `@OnConnect()` handler or guard. */
 const POLICY_VIOLATION = 1008;
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 function noop(): void {}
 
 /** An exception whose message is meant for the client. */
-function isClientError(error: unknown): error is HttpException | StormException {
-  return error instanceof HttpException || error instanceof StormException;
+function isClientError(error: unknown): error is HttpException | StormException | WsExceptionLike {
+  return error instanceof HttpException || error instanceof StormException || isWsException(error);
 }
 
 /**
@@ -51,6 +52,7 @@ export class StormRouter {
   private readonly name: string;
   private readonly codec: MessageCodec;
   private readonly isWs: boolean;
+  private readonly logLimiter = new LogLimiter();
 
   constructor(
     private readonly entry: StormServerEntry,
@@ -146,8 +148,34 @@ export class StormRouter {
     const id = decoded?.id;
     if (id !== undefined) return this.request(routed, session, decoded!.data, pattern!, id);
     if (routed !== undefined) return this.dispatch(routed, session, decoded!.data, pattern);
-    if (this.catchAll.length === 0) return undefined;
+    if (this.catchAll.length === 0) {
+      this.unrouted(session, raw, isText, pattern);
+      return undefined;
+    }
     return this.dispatch(this.catchAll, session, isText ? raw.toString('utf8') : raw, pattern);
+  }
+
+  /** Says at debug level (rate limited) why a message reached no handler. */
+  private unrouted(session: Session, raw: Buffer, isText: boolean, pattern: string | undefined): void {
+    const line = this.logLimiter.admit('unrouted', () => `Session ${session.id}: message of ${raw.length} bytes not routed: ${this.whyUnrouted(raw, isText, pattern)}`);
+    if (line !== undefined) this.logger.debug(line);
+  }
+
+  private whyUnrouted(raw: Buffer, isText: boolean, pattern: string | undefined): string {
+    let why: string;
+    if (pattern !== undefined) {
+      why = `no handler for the event "${pattern}" (handled here: ${[...this.routes.keys()].map((p) => `"${p}"`).join(', ') || 'none'})`;
+    } else if (!isText && this.isWs) {
+      why = 'a binary message is not an event envelope and there is no catch-all @OnMessage()';
+    } else {
+      // Cheap, debug-only guess: JSON objects start with "{" (after whitespace).
+      const first = raw.subarray(0, 64).toString('utf8').trimStart()[0];
+      why =
+        first === '{'
+          ? 'not an {"event", "data"} envelope (no string "event"), and there is no catch-all @OnMessage()'
+          : 'not JSON (the codec routes {"event", "data"} envelopes), and there is no catch-all @OnMessage()';
+    }
+    return why;
   }
 
   /** A message that breaks the event protocol: not routed; the sender gets an `exception` (400). */
@@ -233,6 +261,25 @@ export class StormRouter {
     throw err;
   }
 
+  /**
+   * Logs an error no `@OnError()` handler took: what a peer caused (an oversized length prefix,
+   * a bad frame, a reset) as a rate-limited warning or debug line without a stack — a
+   * misbehaving peer must not flood the logs — and anything else as an error with its stack.
+   */
+  private logError(session: Session | undefined, error: Error): void {
+    const text = `${session === undefined ? 'Server' : `Session ${session.id}`}: ${error.message}`;
+    const level = peerErrorLevel(error);
+    if (level === undefined) {
+      this.logger.error(text, error.stack);
+      return;
+    }
+    const peer = session?.remoteEndPoint === undefined ? '' : ` (peer ${formatEndPoint(session.remoteEndPoint)})`;
+    const line = this.logLimiter.admit(level, `${text}${peer}`);
+    if (line === undefined) return;
+    if (level === 'warn') this.logger.warn(line);
+    else this.logger.debug(line);
+  }
+
   private async onConnecting(handshake: WsHandshakeContext): Promise<void> {
     for (const handler of this.connecting) {
       const context = new StormContext('connecting', this.name, undefined, undefined, undefined, handshake);
@@ -290,9 +337,7 @@ export class StormRouter {
 
   private async onError(session: Session | undefined, error: Error): Promise<void> {
     if (this.errors.length === 0) {
-      if (!handlerErrors.has(error)) {
-        this.logger.error(`${session === undefined ? 'Server' : `Session ${session.id}`}: ${error.message}`, error.stack);
-      }
+      if (!handlerErrors.has(error)) this.logError(session, error);
       return;
     }
     for (const handler of this.errors) {

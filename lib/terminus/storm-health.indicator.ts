@@ -1,9 +1,19 @@
-import { Injectable, Optional } from '@nestjs/common';
-import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { HealthIndicatorResult } from '@nestjs/terminus';
+import { requirePeer } from '../core/util/require-peer.js';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
 import type { BroadcastRelay } from '../core/session/broadcast-relay.js';
 import type { AnyStormServer } from '../nest/storm-servers.js';
 import { StormServers } from '../nest/storm-servers.js';
+
+// Loaded through requirePeer so an app without @nestjs/terminus gets MissingPeerDependencyError
+// naming the install command instead of Node's bare ERR_MODULE_NOT_FOUND.
+const { HealthIndicatorService } = requirePeer<typeof import('@nestjs/terminus')>(
+  '@nestjs/terminus',
+  'nestjs-stormsocket/terminus',
+  import.meta.url,
+);
+type HealthIndicatorService = InstanceType<typeof HealthIndicatorService>;
 
 /** One server in the indicator's details. */
 export interface StormServerHealth {
@@ -45,7 +55,7 @@ export interface StormHealthCheckOptions {
 @Injectable()
 export class StormHealthIndicator {
   constructor(
-    private readonly indicators: HealthIndicatorService,
+    @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
     @Optional() private readonly servers?: StormServers,
   ) {}
 

@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { ConnectionState } from '../core/session/connection-state.js';
-import type { SessionHost } from '../core/session/session.js';
-import { WsSession, type WebSocketSession, type WsSessionOptions } from '../core/ws/websocket-session.js';
+import type { EndPoint } from '../core/endpoint.js';
+import type { SessionLimits, SessionSink } from '../core/session/session-host.js';
+import { WsSession, type WebSocketSession, type WsHandshake, type WsSessionOptions } from '../core/ws/websocket-session.js';
 import { encodeErrorAck, errorAckFromException, isExceptionFrame } from './gateway-ack.js';
 
 /** A gateway handler as `@nestjs/websockets` hands it to the adapter, bound to its gateway and client. */
@@ -37,8 +38,17 @@ export class GatewaySession extends WsSession implements GatewayClient {
   /** @internal The adapter's continuation for this session's handler results, made once. */
   onResult: ((result: unknown) => Promise<void> | undefined) | undefined = undefined;
 
-  constructor(ws: WebSocket, socket: Socket, host: SessionHost, options: WsSessionOptions) {
-    super(ws, socket, host, options);
+  /** @internal */
+  constructor(
+    ws: WebSocket,
+    socket: Socket,
+    limits: SessionLimits,
+    sink: SessionSink,
+    options: WsSessionOptions,
+    remoteEndPoint: EndPoint | undefined,
+    handshake: WsHandshake,
+  ) {
+    super(ws, socket, limits, sink, options, remoteEndPoint, handshake);
   }
 
   get readyState(): number {

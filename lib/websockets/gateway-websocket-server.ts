@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
-import type { WsSession, WsSessionOptions } from '../core/ws/websocket-session.js';
+import type { EndPoint } from '../core/endpoint.js';
+import type { WsHandshake, WsSession } from '../core/ws/websocket-session.js';
 import { GatewaySession, type GatewayClient } from './gateway-session.js';
 
 /**
@@ -18,7 +19,7 @@ export class GatewayWebSocketServer extends StormWebSocketServer {
     return new Set(this.sessions as Iterable<WsSession> as Iterable<GatewayClient>);
   }
 
-  protected override createSession(ws: WebSocket, socket: Socket, options: WsSessionOptions): WsSession {
-    return new GatewaySession(ws, socket, this, options);
+  protected override createSession(ws: WebSocket, socket: Socket, remoteEndPoint: EndPoint | undefined, handshake: WsHandshake): WsSession {
+    return new GatewaySession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake);
   }
 }

@@ -5,6 +5,7 @@ export const CHAT_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Storm chat</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Cpath d='M9 0 3 9h4l-1 7 7-10H9z' fill='%23f5a623'/%3E%3C/svg%3E">
 <style>
   body { font: 15px/1.4 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
   form { display: flex; gap: .5rem; margin: .5rem 0; }
@@ -44,13 +45,17 @@ export const CHAT_PAGE = `<!doctype html>
     return li;
   };
   const enable = (on) => { $('text').disabled = $('send').disabled = !on; };
+  const showRoom = (room, members) => {
+    $('status').textContent = 'in room ' + room + ' (' + members + ' here)';
+    document.body.dataset.members = String(members);
+  };
   const socket = new StormSocket('/ws', { requestTimeout: 5000 });
   let joined;
   const join = async (request) => {
     try {
       const room = await socket.request('join', request);   // the ack carries the room and its head count
       joined = request;
-      $('status').textContent = 'in room ' + room.room + ' (' + room.members + ' here)';
+      showRoom(room.room, room.members);
       document.body.dataset.room = room.room;
       enable(true);
       $('text').focus();
@@ -65,7 +70,11 @@ export const CHAT_PAGE = `<!doctype html>
   socket.on('disconnect', (info) => { $('status').textContent = 'disconnected (' + info.code + ')'; enable(false); });
   socket.on('reconnecting', (attempt, delay) => { $('status').textContent = 'reconnecting (attempt ' + attempt + ')…'; });
   socket.on('message', (m) => log(m.from + ': ' + m.text));
-  socket.on('notice', (n) => log(n.text + ' (' + n.members + ' here)', 'notice'));
+  socket.on('notice', (n) => {
+    log(n.text + ' (' + n.members + ' here)', 'notice');
+    // Someone joined or left this room: the count in the status line changes too.
+    if (n.room === document.body.dataset.room) showRoom(n.room, n.members);
+  });
   $('join-form').onsubmit = (e) => { e.preventDefault(); void join({ name: $('name').value, room: $('room').value }); };
   $('say-form').onsubmit = async (e) => {
     e.preventDefault();

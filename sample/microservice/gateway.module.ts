@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '@nestjs/microservices';
 
-import { StormClientProxy } from '../../lib/index.js';
+import { StormClientProxy } from '../../lib/microservice/index.js';
 import { GatewayController, MATH_SERVICE } from './gateway.controller.js';
 
 /** The HTTP gateway: one StormClientProxy to the math service, registered through ClientsModule. */

@@ -8,7 +8,7 @@ import type { INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { pathToFileURL } from 'node:url';
 
-import { StormTransport } from '../../lib/index.js';
+import { StormTransport } from '../../lib/microservice/index.js';
 import { MathServiceModule } from './math-service.module.js';
 
 /** Starts the math service; resolves once it accepts connections. */

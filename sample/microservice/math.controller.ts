@@ -2,7 +2,7 @@ import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, MessagePattern, Payload, RpcException } from '@nestjs/microservices';
 import { interval, map, take, type Observable } from 'rxjs';
 
-import { StormRpcContext } from '../../lib/index.js';
+import { StormRpcContext } from '../../lib/microservice/index.js';
 
 /** The math service's handlers: a request, a streamed reply and an event. */
 @Controller()

@@ -9,7 +9,7 @@ import {
   encodeBackplaneFrame,
   nodeIdBytes,
 } from '../../lib/cluster/backplane-message.js';
-import { OutgoingMessage } from '../../lib/core/index.js';
+import { OutgoingMessage } from '../../lib/core/session/outgoing-message.js';
 
 const summary = (messages: readonly OutgoingMessage[]): string[] =>
   messages.map((m) => `${m.isText ? 'text' : 'binary'}:${m.data.toString('hex')}`);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { MemoryBackplane, MemoryBackplaneHub } from '../../lib/cluster/index.js';
-import { OutgoingMessage, type StormWebSocketServer, type WsSession } from '../../lib/core/index.js';
+import type { StormWebSocketServer, WsSession } from '../../lib/core/index.js';
+import { OutgoingMessage } from '../../lib/core/session/outgoing-message.js';
 import { delay } from '../support/wait.js';
 import { backplaneContract } from './support/backplane-contract.js';
 import { closeWsServer, nextWsSession, RecordingWsClient, startWsServer, wsUrl } from '../support/ws-server.js';

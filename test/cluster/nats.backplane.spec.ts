@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 
 import { BackplaneError, BackplaneErrorCode, NatsBackplane } from '../../lib/cluster/index.js';
-import { InvalidOptionError, OutgoingMessage, silentLogger } from '../../lib/core/index.js';
+import { InvalidOptionError, silentLogger } from '../../lib/core/index.js';
+import { OutgoingMessage } from '../../lib/core/session/outgoing-message.js';
 import { delay, waitFor, withTimeout } from '../support/wait.js';
 import { backplaneContract, texts, TwoNodes, untilRelayed } from './support/backplane-contract.js';
 import { natsMissing, TestNats } from './support/nats-server.js';

@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 
 import { BackplaneError, RedisBackplane, type RedisBackplaneOptions } from '../../lib/cluster/index.js';
-import { InvalidOptionError, OutgoingMessage, type StormLogger } from '../../lib/core/index.js';
+import { InvalidOptionError, type StormLogger } from '../../lib/core/index.js';
+import { OutgoingMessage } from '../../lib/core/session/outgoing-message.js';
 import { freePort } from '../support/ports.js';
 import { delay, once, waitFor, withTimeout } from '../support/wait.js';
 import { redisMissing, TestRedis } from './support/redis-server.js';

@@ -49,12 +49,20 @@ describe('entry points', () => {
     }
   });
 
-  it('the root entry loads neither @nestjs/websockets nor @nestjs/terminus; /terminus loads its peer and /websockets not terminus', async () => {
+  it('the root entry loads neither @nestjs/websockets nor @nestjs/terminus; /terminus loads its peer (through requirePeer) and /websockets not terminus', async () => {
     const root = await bareImportsOf(path.join(buildLib, 'index.js'));
     assert.ok(root.length > 0, 'the hook saw no import at all');
     assert.deepEqual(root.filter((s) => /^@nestjs\/(websockets|terminus|platform-ws)(\/|$)/.test(s)), []);
     const websockets = await bareImportsOf(path.join(buildLib, 'websockets/index.js'));
     assert.deepEqual(websockets.filter((s) => /^@nestjs\/(terminus|platform-ws|microservices)(\/|$)/.test(s)), []);
-    assert.ok((await bareImportsOf(path.join(buildLib, 'terminus/index.js'))).includes('@nestjs/terminus'));
+    // /terminus loads its peer through requirePeer (a CommonJS-style require, which no ESM resolve
+    // hook sees): check that the entry loads and that the peer is then in the module cache.
+    const probe = `import { createRequire } from 'node:module';
+const { StormHealthIndicator } = await import(${JSON.stringify(pathToFileURL(path.join(buildLib, 'terminus/index.js')).href)});
+const require = createRequire(${JSON.stringify(pathToFileURL(path.join(buildLib, 'terminus/index.js')).href)});
+const peer = require.resolve('@nestjs/terminus');
+console.log(typeof StormHealthIndicator, Object.keys(require.cache).includes(peer));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], { timeout: 20_000 });
+    assert.equal(stdout.trim(), 'function true');
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { firstValueFrom } from 'rxjs';
+import { firstValueFrom, lastValueFrom } from 'rxjs';
 
 import { StormRpcConnectionLostError } from '../../lib/microservice/index.js';
 import { call, closeAll, failure, proxyFor, startMicroservice } from '../support/microservice.js';
@@ -29,11 +29,10 @@ describe('StormClientProxy reconnect', () => {
       assert.match(error.message, /"slow"/);
       assert.equal(client.pendingRequests, 0);
 
-      // A request made while the server is down waits for the reconnection.
-      const afterRestart = firstValueFrom(client.send<number>('sum', [20, 22]));
+      // The client reconnects in the background once the server is back.
       await once(client.unwrap(), 'reconnecting', 5000);
       service = await startMicroservice(MathModule, { port });
-      assert.equal(await withTimeout(afterRestart, 10_000, 'request after restart'), 42);
+      await waitFor(() => statuses.at(-1) === 'connected', { timeout: 10_000, message: 'the client to reconnect' });
       assert.equal(await call(client.send<number>('sum', [2, 3])), 5);
       assert.ok(statuses.includes('reconnecting'), `statuses: ${statuses.join(', ')}`);
       assert.equal(statuses.at(-1), 'connected');
@@ -57,6 +56,47 @@ describe('StormClientProxy reconnect', () => {
       assert.equal(await call(client.send<number>('sum', [1, 1])), 2);
     } finally {
       await closeAll(client, service.app);
+    }
+  });
+
+  it('fails calls with the connect error (ECONNREFUSED) while the service is down, as ClientTCP does, and keeps reconnecting', async () => {
+    const port = await freePort();
+    const client = proxyFor(port, { reconnect: { delay: 50, maxDelay: 100 } });
+    let service: Awaited<ReturnType<typeof startMicroservice>> | undefined;
+    try {
+      const started = Date.now();
+      const first = (await failure(client.send('sum', [1]), 3000)) as NodeJS.ErrnoException;
+      assert.equal(first.code, 'ECONNREFUSED', `got ${String(first)}`);
+      assert.ok(Date.now() - started < 2000, 'the first call fails with the first failed attempt, not after a timeout');
+      // Later calls fail at once with the same error while reconnecting goes on.
+      const second = (await failure(client.send('sum', [2]), 1000)) as NodeJS.ErrnoException;
+      assert.equal(second.code, 'ECONNREFUSED');
+      const emitted = await withTimeout(lastValueFrom(client.emit('audit', 'x')).then(() => undefined, (e: unknown) => e), 1000, 'emit');
+      assert.equal((emitted as NodeJS.ErrnoException | undefined)?.code, 'ECONNREFUSED');
+      await assert.rejects(client.connect(), { code: 'ECONNREFUSED' });
+      const attempts: number[] = [];
+      client.on('reconnecting', (attempt) => attempts.push(attempt));
+      await waitFor(() => attempts.length >= 2, { timeout: 5000, message: 'background reconnect attempts' });
+
+      service = await startMicroservice(MathModule, { port });
+      await waitFor(() => client.unwrap().state === 'Connected', { timeout: 10_000, message: 'the client to reconnect on its own' });
+      assert.equal(await call(client.send<number>('sum', [20, 22])), 42);
+    } finally {
+      await closeAll(client, service?.app);
+    }
+  });
+
+  it('with waitForConnection: true, calls made while the service is down wait for it', async () => {
+    const port = await freePort();
+    const client = proxyFor(port, { reconnect: { delay: 50, maxDelay: 100 }, waitForConnection: true });
+    let service: Awaited<ReturnType<typeof startMicroservice>> | undefined;
+    try {
+      const waiting = firstValueFrom(client.send<number>('sum', [20, 22]));
+      await once(client.unwrap(), 'reconnecting', 5000);
+      service = await startMicroservice(MathModule, { port });
+      assert.equal(await withTimeout(waiting, 10_000, 'request after start'), 42);
+    } finally {
+      await closeAll(client, service?.app);
     }
   });
 

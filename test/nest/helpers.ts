@@ -1,4 +1,4 @@
-import type { INestApplication, INestApplicationContext, ModuleMetadata } from '@nestjs/common';
+import type { INestApplication, INestApplicationContext, LoggerService, ModuleMetadata } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import WebSocket from 'ws';
 
@@ -14,10 +14,10 @@ export const T = 5000;
  */
 export async function startApp(
   metadata: ModuleMetadata,
-  options: { configure?: (app: INestApplication) => void; listen?: boolean } = {},
+  options: { configure?: (app: INestApplication) => void; listen?: boolean; logger?: LoggerService } = {},
 ): Promise<INestApplication> {
   const moduleRef = await withTimeout(Test.createTestingModule(metadata).compile(), T, 'compile');
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app = moduleRef.createNestApplication({ logger: options.logger ?? false });
   options.configure?.(app);
   try {
     if (options.listen === true) await withTimeout(app.listen(0, '127.0.0.1'), T, 'app.listen');
@@ -169,4 +169,50 @@ export async function connectTcp(
     );
   };
   return { client, next };
+}
+
+/** One line a {@link CapturingLogger} received. */
+export interface LogEntry {
+  level: 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal';
+  message: string;
+  /** The Nest logger context (`StormModule`, `Storm:ws`, `ExceptionsHandler`, ...). */
+  context: string | undefined;
+  /** Extra arguments besides the context (e.g. a stack). */
+  extra: unknown[];
+}
+
+/** A Nest `LoggerService` that records every line, for assertions on logs. */
+export class CapturingLogger implements LoggerService {
+  readonly entries: LogEntry[] = [];
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.add('log', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.add('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.add('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.add('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.add('verbose', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.add('fatal', message, rest);
+  }
+
+  /** The messages of one level (optionally of one context). */
+  messages(level: LogEntry['level'], context?: string): string[] {
+    return this.entries.filter((e) => e.level === level && (context === undefined || e.context === context)).map((e) => e.message);
+  }
+
+  private add(level: LogEntry['level'], message: unknown, rest: unknown[]): void {
+    // Nest passes the context as the last argument.
+    const context = typeof rest.at(-1) === 'string' ? (rest.at(-1) as string) : undefined;
+    const extra = context === undefined ? rest : rest.slice(0, -1);
+    this.entries.push({ level, message: message instanceof Error ? `${message.name}: ${message.message}` : String(message), context, extra });
+  }
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -70,6 +70,26 @@ describe('bad configuration fails at start-up with an error that names the probl
         await server.close({ timeout: 1000 });
       });
     }
+
+    it('without a host, ListenError names the address Node tried (the one its cause names), not 0.0.0.0', async () => {
+      const all = createServer();
+      await new Promise<void>((resolve) => all.listen(0, resolve));
+      const port = (all.address() as AddressInfo).port;
+      const tried = (all.address() as AddressInfo).address; // '::' with IPv6, else '0.0.0.0'
+      try {
+        const server = new StormTcpServer({ port, logger: silentLogger });
+        await assert.rejects(withTimeout(server.listen(), 5000, 'listen'), (error: unknown) => {
+          assert.ok(error instanceof ListenError, String(error));
+          const cause = error.cause as NodeJS.ErrnoException & { address?: string };
+          assert.equal(cause.address, tried);
+          const expected = tried.includes(':') ? `[${tried}]:${port}` : `${tried}:${port}`;
+          assert.equal(error.message, `Cannot listen on ${expected}: EADDRINUSE`);
+          return true;
+        });
+      } finally {
+        await new Promise<void>((resolve) => all.close(() => resolve()));
+      }
+    });
 
     it('StormTcpServer on a Unix socket path in use rejects with ListenError naming the path', async () => {
       const path = tmpSocketPath('busy');

@@ -13,8 +13,8 @@ import { CHROMIUM_PATH, launchChromium } from '../support/ws-browser.js';
 const MAIN = fileURLToPath(new URL('../../sample/chat/main.js', import.meta.url));
 const T = 10_000;
 
-describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && `no Chromium at ${CHROMIUM_PATH}` }, () => {
-  it('delivers a message typed in one page to another page in the same room', async () => {
+describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && !process.env.CI && `no Chromium at ${CHROMIUM_PATH}` }, () => {
+  it('delivers a message typed in one page to another page in the same room, keeps every room count current, and loads without 404s', async () => {
     const port = await freePort();
     let app: Peer | undefined;
     let browser: Browser | undefined;
@@ -23,6 +23,11 @@ describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && `no Chromium at ${
       await app.waitForOutput(`http://127.0.0.1:${port}/`, { timeout: T });
       browser = await launchChromium();
       const context = await browser.newContext();
+      const problems: string[] = [];
+      context.on('response', (response) => {
+        if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+      });
+      context.on('page', (page) => page.on('console', (message) => message.type() === 'error' && problems.push(`console: ${message.text()}`)));
       const [alice, bob] = [await context.newPage(), await context.newPage()];
       for (const [page, name] of [[alice, 'alice'], [bob, 'bob']] as const) {
         await page.goto(`http://127.0.0.1:${port}/`, { timeout: T });
@@ -32,6 +37,10 @@ describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && `no Chromium at ${
         await page.click('#join');
         await page.waitForSelector('body[data-room="storm"]', { timeout: T });
       }
+      // The earlier joiner's count follows the room: bob's arrival makes it 2 for alice too.
+      await alice.waitForSelector('body[data-members="2"]', { timeout: T });
+      assert.equal(await alice.textContent('#status'), 'in room storm (2 here)');
+      assert.equal(await bob.textContent('#status'), 'in room storm (2 here)');
       await alice.fill('#text', 'hello from alice');
       await alice.click('#send');
       await bob.waitForSelector('#log li:text("alice: hello from alice")', { timeout: T });
@@ -51,6 +60,13 @@ describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && `no Chromium at ${
       await bob.click('#send');
       await alice.waitForSelector('#log li:text("bob: only for storm")', { timeout: T });
       assert.equal(await carol.locator('#log li:text("only for storm")').count(), 0);
+      assert.equal(await alice.textContent('#status'), 'in room storm (2 here)', 'a join elsewhere does not change the count');
+
+      // Leaving updates the count of those who stay.
+      await bob.close();
+      await alice.waitForSelector('body[data-members="1"]', { timeout: T });
+      assert.equal(await alice.textContent('#status'), 'in room storm (1 here)');
+      assert.deepEqual(problems, [], 'no failed request (e.g. /favicon.ico) and no console error');
     } finally {
       await browser?.close().catch(() => undefined);
       if (app !== undefined) {

@@ -16,7 +16,7 @@ export const T = 5000;
  * silent unless the test passes its own logger.
  */
 export async function startTcpServer(options: TcpServerOptions = {}): Promise<StormTcpServer> {
-  const unix = options.path !== undefined;
+  const unix = options.path !== undefined || options.socketPath !== undefined;
   const server = new StormTcpServer({
     ...(unix ? {} : { host: '127.0.0.1', port: 0 }),
     logger: silentLogger,

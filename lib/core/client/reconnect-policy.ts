@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { boolOption, intOption, oneOf } from '../options.js';
+import { boolOption, checkOptionKeys, intOption, oneOf, optionKeys } from '../options.js';
 
 /** How a client reconnects after losing its connection (and retries its first connect). */
 export interface ReconnectOptions {
@@ -19,6 +19,17 @@ export interface ReconnectOptions {
   jitter?: number;
 }
 
+/** The keys of {@link ReconnectOptions}. */
+export const RECONNECT_OPTION_KEYS = optionKeys<ReconnectOptions>({
+  enabled: true,
+  delay: true,
+  maxDelay: true,
+  maxAttempts: true,
+  backoff: true,
+  multiplier: true,
+  jitter: true,
+});
+
 /** @internal Reconnect settings after defaults and validation. */
 export class ReconnectPolicy {
   readonly enabled: boolean;
@@ -34,6 +45,7 @@ export class ReconnectPolicy {
       throw new InvalidOptionError('reconnect', `expected true, false or reconnect options, got ${JSON.stringify(options)}`);
     }
     const o: ReconnectOptions = typeof options === 'object' && options !== null ? options : {};
+    checkOptionKeys(o, RECONNECT_OPTION_KEYS, 'reconnect');
     this.enabled = options === true || (typeof options === 'object' && options !== null && boolOption('reconnect.enabled', o.enabled, true));
     this.delay = intOption('reconnect.delay', o.delay, 1000, 0);
     this.maxDelay = intOption('reconnect.maxDelay', o.maxDelay, Math.max(30_000, this.delay), 0);

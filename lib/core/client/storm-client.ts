@@ -4,11 +4,25 @@ import type { StormLogger } from '../logger.js';
 import type { ConnectionMiddleware } from '../middleware/connection-middleware.js';
 import { MiddlewarePipeline } from '../middleware/middleware-pipeline.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
-import { DEFAULT_MAX_PENDING_BYTES, intOption, loggerOption, oneOf, type SocketOptions } from '../options.js';
+import {
+  checkOptionKeys,
+  DEFAULT_MAX_PENDING_BYTES,
+  intOption,
+  loggerOption,
+  nestedOptions,
+  oneOf,
+  optionKeys,
+  SOCKET_OPTION_KEYS,
+  type SocketOptions,
+} from '../options.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { CloseOptions, SessionBase, SessionHost } from '../session/session.js';
+import type { CloseOptions, Session } from '../session/session.js';
+import type { SessionBase } from '../session/session-base.js';
+import { SessionGroups } from '../session/session-groups.js';
+import type { SessionLimits } from '../session/session-host.js';
 import { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
+import { toError } from '../util/to-error.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect-policy.js';
 
@@ -26,6 +40,15 @@ export interface CommonClientOptions {
   logger?: StormLogger;
 }
 
+/** The keys of {@link CommonClientOptions}; each client adds its own. */
+export const COMMON_CLIENT_OPTION_KEYS = optionKeys<CommonClientOptions>({
+  connectTimeout: true,
+  socket: true,
+  reconnect: true,
+  slowConsumerPolicy: true,
+  logger: true,
+});
+
 /** Events every client emits; listeners may be async. */
 export type ClientEvents = {
   /** A connection is open (after `onConnected` middleware); fires again after each reconnect. */
@@ -34,34 +57,27 @@ export type ClientEvents = {
   disconnected: [reason: DisconnectReason];
   /** A handler or hook failed, or reconnecting gave up. */
   error: [error: Error];
-  /** A reconnect attempt is scheduled: attempt number (from 1) and the delay before it, in ms. */
-  reconnecting: [attempt: number, delayMs: number];
+  /**
+   * A reconnect attempt is scheduled: attempt number (from 1), the delay before it in ms, and the
+   * error of the attempt that just failed (`undefined` for the first retry after a lost connection).
+   */
+  reconnecting: [attempt: number, delayMs: number, error: Error | undefined];
 };
 
 /**
  * What the TCP and WebSocket clients share: connect with timeout and abort signal, reconnect with
  * exponential backoff and jitter, middleware, metrics and the event surface.
+ *
+ * It is the `SessionHost` of its sessions (checked where they are created) without an `implements`
+ * clause, so that internal interface stays out of the public API and its documentation.
  */
-export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
-  extends AsyncEventEmitter<E>
-  implements SessionHost
-{
+export abstract class StormClient<E extends ClientEvents, S extends SessionBase> extends AsyncEventEmitter<E> {
   /** Traffic counters, cumulative over reconnects; `connectedAt` is the current connection's. */
   readonly metrics = new ConnectionMetrics();
   /** @internal */
   readonly middleware = new MiddlewarePipeline();
-  /** @internal */
-  readonly groups = undefined;
-  /** @internal */
-  readonly serverMetrics = undefined;
-  /** @internal */
-  readonly localCloseReason = DisconnectReason.ClosedByClient;
-  /** @internal */
-  readonly slowConsumerPolicy: SlowConsumerPolicy;
-  /** @internal */
-  readonly maxPendingSendBytes: number;
-  /** @internal */
-  readonly maxPendingReceiveBytes: number;
+  /** @internal What the client's connections obey. */
+  protected readonly sessionLimits: SessionLimits;
   protected readonly logger: StormLogger;
   protected readonly connectTimeout: number;
   private readonly reconnect: ReconnectPolicy;
@@ -72,15 +88,27 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
   private retry: AbortController | undefined;
   private currentState: ConnectionState = ConnectionState.Closed;
 
-  protected constructor(options: CommonClientOptions) {
+  protected constructor(
+    options: CommonClientOptions,
+    /** Every key the concrete client's options may have (unknown keys are errors). */
+    knownKeys: readonly string[],
+  ) {
     super((event, error) => this.listenerFailed(event, error));
     if (options === null || typeof options !== 'object') throw new InvalidOptionError('options', 'expected an options object');
+    checkOptionKeys(options, knownKeys);
     this.connectTimeout = intOption('connectTimeout', options.connectTimeout, 10_000, 1);
     this.reconnect = new ReconnectPolicy(options.reconnect);
-    this.slowConsumerPolicy = oneOf('slowConsumerPolicy', options.slowConsumerPolicy, Object.values(SlowConsumerPolicy), SlowConsumerPolicy.Wait);
-    const socket = options.socket ?? {};
-    this.maxPendingSendBytes = intOption('socket.maxPendingSendBytes', socket.maxPendingSendBytes, DEFAULT_MAX_PENDING_BYTES, 1);
-    this.maxPendingReceiveBytes = intOption('socket.maxPendingReceiveBytes', socket.maxPendingReceiveBytes, DEFAULT_MAX_PENDING_BYTES, 1);
+    const socket = nestedOptions('socket', options.socket, SOCKET_OPTION_KEYS);
+    this.sessionLimits = {
+      slowConsumerPolicy: oneOf('slowConsumerPolicy', options.slowConsumerPolicy, Object.values(SlowConsumerPolicy), SlowConsumerPolicy.Wait),
+      maxPendingSendBytes: intOption('socket.maxPendingSendBytes', socket.maxPendingSendBytes, DEFAULT_MAX_PENDING_BYTES, 1),
+      maxPendingReceiveBytes: intOption('socket.maxPendingReceiveBytes', socket.maxPendingReceiveBytes, DEFAULT_MAX_PENDING_BYTES, 1),
+      localCloseReason: DisconnectReason.ClosedByClient,
+      middleware: this.middleware,
+      // A client's connection may join groups too; they live in a registry of its own.
+      groups: new SessionGroups(),
+      serverMetrics: undefined,
+    };
     this.logger = loggerOption('logger', options.logger);
   }
 
@@ -162,7 +190,7 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
    */
   private async connectLoop(signal: AbortSignal | undefined, retrying: boolean): Promise<void> {
     let attempt = 0;
-    let lastError: unknown = new NotConnectedError('Connection lost');
+    let lastError: Error | undefined;
     this.currentState = ConnectionState.Connecting;
     const controller = new AbortController();
     this.retry = controller;
@@ -176,9 +204,9 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
       for (;;) {
         if (retrying || attempt > 0) {
           attempt++;
-          if (!this.reconnect.allows(attempt)) giveUp(lastError);
+          if (!this.reconnect.allows(attempt)) giveUp(lastError ?? new NotConnectedError('Connection lost'));
           const delay = this.reconnect.delayFor(attempt);
-          await this.fire('reconnecting', attempt, delay);
+          await this.fire('reconnecting', attempt, delay, lastError);
           await sleep(delay, controller.signal);
         }
         if (this.stopped || controller.signal.aborted) {
@@ -196,7 +224,7 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
           return;
         } catch (error) {
           if (this.stopped || controller.signal.aborted || !this.reconnect.enabled || this.isFatalConnectError(error)) giveUp(error);
-          lastError = error;
+          lastError = error instanceof Error ? error : new Error(String(error));
           // Every later attempt waits its backoff delay and counts against maxAttempts.
           retrying = true;
           this.logger.debug?.(`Connect attempt failed: ${(error as Error).message}`);
@@ -209,27 +237,27 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
   }
 
   /** @internal */
-  sessionOpened(session: SessionBase): Promise<void> | undefined {
+  sessionOpened(session: Session): Promise<void> | undefined {
     const hooks = this.middleware.connected(session);
     if (hooks === undefined) return this.fire('connected');
     return hooks.then(
       () => this.fire('connected'),
-      (error: unknown) => this.sessionError(session, error instanceof Error ? error : new Error(String(error))),
+      (error: unknown) => this.sessionError(session, toError(error)),
     );
   }
 
   /** @internal */
-  abstract sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined;
+  abstract sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined;
 
   /** @internal */
-  sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined {
+  sessionClosed(session: Session, reason: DisconnectReason): Promise<void> | undefined {
     if (this.session === session) this.session = undefined;
     const hooks = this.middleware.disconnected(session, reason);
     const done =
       hooks === undefined
         ? this.fire('disconnected', reason)
         : hooks
-            .catch((error: unknown) => this.sessionError(session, error instanceof Error ? error : new Error(String(error))))
+            .catch((error: unknown) => this.sessionError(session, toError(error)))
             .then(() => this.fire('disconnected', reason));
     if (this.stopped || !this.reconnect.enabled) {
       this.stopped = true;
@@ -249,15 +277,15 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
   }
 
   /** @internal */
-  sessionError(_session: SessionBase, error: Error): void {
+  sessionError(_session: Session | undefined, error: Error): void {
     if (this.hasListeners('error')) void this.fire('error', error);
     else this.logger.error(`Client error: ${error.message}`);
   }
 
   private listenerFailed(event: keyof E, error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error));
+    const err = toError(error);
     if (event === 'error') this.logger.error(`An 'error' listener failed: ${err.message}`);
-    else this.sessionError(this.session as SessionBase, err);
+    else this.sessionError(this.session, err);
   }
 
   /** Emits an event with loosely typed arguments (the subclasses' event maps are generic here). */

@@ -96,6 +96,10 @@ export class LengthPrefixFramer implements MessageFramer {
   }
 
   encode(payload: Uint8Array, out: FrameWriter): void {
+    if (out.writeLengthPrefixed !== undefined) {
+      out.writeLengthPrefixed(payload);
+      return;
+    }
     out.writeUInt32BE(payload.length);
     out.write(payload);
   }

@@ -7,6 +7,11 @@ export interface FrameWriter {
   write(bytes: Uint8Array): void;
   /** Appends a 32-bit unsigned big-endian integer. */
   writeUInt32BE(value: number): void;
+  /**
+   * Appends the payload's length as a 32-bit unsigned big-endian integer, then the payload, in
+   * one reservation of the write batch. Optional: framers fall back to `writeUInt32BE` + `write`.
+   */
+  writeLengthPrefixed?(payload: Uint8Array): void;
 }
 
 /**

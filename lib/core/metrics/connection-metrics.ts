@@ -2,9 +2,9 @@
  * Traffic counters of one connection. The engine updates the fields in place; treat them as read-only.
  */
 export class ConnectionMetrics {
-  /** Application payload bytes written (after middleware, before framing). */
+  /** Application payload bytes written (after send middleware; framing excluded). */
   bytesSent = 0;
-  /** Bytes read from the socket, framing included. */
+  /** Application payload bytes received (complete messages, before receive middleware; framing excluded), so it compares with `bytesSent`. */
   bytesReceived = 0;
   /** Messages written. */
   messagesSent = 0;

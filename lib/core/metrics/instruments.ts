@@ -45,7 +45,7 @@ function createInstruments(provider: MeterProvider): InstrumentSet {
     .createObservableCounter('stormsocket.bytes.sent', { unit: 'bytes', description: 'Payload bytes sent' })
     .addCallback(observe(servers, (m) => m.bytesSentTotal));
   meter
-    .createObservableCounter('stormsocket.bytes.received', { unit: 'bytes', description: 'Bytes received' })
+    .createObservableCounter('stormsocket.bytes.received', { unit: 'bytes', description: 'Payload bytes received' })
     .addCallback(observe(servers, (m) => m.bytesReceivedTotal));
   meter
     .createObservableCounter('stormsocket.errors', { unit: 'errors', description: 'Errors reported' })

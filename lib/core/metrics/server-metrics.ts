@@ -21,9 +21,9 @@ export class ServerMetrics {
   messagesReceived = 0;
   /** Messages discarded by the `drop` slow-consumer policy or by middleware. */
   messagesDropped = 0;
-  /** Payload bytes written to sessions. */
+  /** Payload bytes written to sessions (framing excluded). */
   bytesSentTotal = 0;
-  /** Bytes read from sessions' sockets. */
+  /** Payload bytes received from sessions (framing excluded), comparable with `bytesSentTotal`. */
   bytesReceivedTotal = 0;
   /** Errors reported on the server's `error` event. */
   errorCount = 0;

@@ -1,19 +1,27 @@
-import type { Server as NetServer, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { formatEndPoint, remoteEndPointOf, type EndPoint } from '../endpoint.js';
-import { StormError } from '../errors.js';
+import { InvalidStateError } from '../errors.js';
 import type { StormLogger } from '../logger.js';
 import type { ConnectionMiddleware } from '../middleware/connection-middleware.js';
 import { MiddlewarePipeline } from '../middleware/middleware-pipeline.js';
 import { ServerMetrics } from '../metrics/server-metrics.js';
-import { resolveServerOptions, type CommonServerOptions, type ResolvedServerOptions } from '../options.js';
+import { intOption, resolveServerOptions, type CommonServerOptions, type ResolvedServerOptions } from '../options.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import { ClusterSessions } from '../session/cluster-sessions.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
 import { SessionManager } from '../session/session-manager.js';
-import type { SessionBase, SessionHost } from '../session/session.js';
-import type { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
+import type { Session } from '../session/session.js';
+import type { SessionBase } from '../session/session-base.js';
+import type { SessionLimits } from '../session/session-host.js';
+import { toError } from '../util/to-error.js';
 import { AsyncEventEmitter } from '../util/async-events.js';
+import { LogLimiter } from '../util/log-limiter.js';
+import { peerErrorLevel } from '../util/peer-errors.js';
+import { HandshakeTracker } from './handshake-tracker.js';
+import type { ServerListener } from './server-listener.js';
+import { rawSocketOf } from './tls-raw-socket.js';
 import type { JsonEventCodec } from '../codec/json-event.codec.js';
 import type { MessageCodec } from '../codec/message-codec.interface.js';
 import { resolveCodec } from '../codec/resolve-codec.js';
@@ -61,20 +69,13 @@ export interface ServerCloseOptions {
   timeout?: number;
 }
 
-/** Failure to bind: names the address and the cause. */
-export class ListenError extends StormError {
-  constructor(target: string, cause: NodeJS.ErrnoException) {
-    super('ERR_STORM_LISTEN', `Cannot listen on ${target}: ${cause.code ?? cause.message}`, { cause });
-  }
-}
-
 /**
- * What TCP and WebSocket servers share: sessions, groups, metrics, middleware, events, idle
- * checks and graceful shutdown. Transport specifics live in the subclasses.
+ * What TCP and WebSocket servers share: sessions, groups, metrics, middleware, events, one start
+ * path for own and attached listeners, connection limits, handshake clocks, idle checks and
+ * graceful shutdown. Transport specifics live in the subclasses.
  */
 export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>>
   extends AsyncEventEmitter<E>
-  implements SessionHost
 {
   /** The open sessions of this server. */
   readonly sessions = new SessionManager<S>();
@@ -91,19 +92,33 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal */
   protected readonly config: ResolvedServerOptions;
   protected readonly logger: StormLogger;
-  /** Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
-  protected readonly handshaking = new Set<Socket>();
+  /** Bounds the log lines peers can cause (bad input, refused connections). */
+  private readonly peerLogLimiter = new LogLimiter();
+  /** @internal What this server's sessions obey. */
+  protected readonly sessionLimits: SessionLimits;
+  /** @internal Connections accepted but not yet sessions (TLS or WebSocket handshake in progress). */
+  protected readonly handshakes: HandshakeTracker;
+  private listener: ServerListener | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
-  protected listeningNow = false;
+  private listeningNow = false;
   private readonly closingSessions = new Set<Promise<void>>();
 
+  /**
+   * @param handshakeTimeout - the server's `handshakeTimeout` option (validated here, default 5000 ms)
+   */
   protected constructor(
     private readonly common: CommonServerOptions,
     transport: 'tcp' | 'ws',
+    /** Every key the concrete server's options may have (unknown keys are errors). */
+    knownKeys: readonly string[],
+    handshakeTimeout: number | undefined,
   ) {
     super((event, error, args) => this.listenerFailed(event, error, args));
-    this.config = resolveServerOptions(common);
+    this.config = resolveServerOptions(common, knownKeys);
+    this.handshakes = new HandshakeTracker(intOption('handshakeTimeout', handshakeTimeout, 5000, 1), (socket) =>
+      this.rejectSocket(socket, DisconnectReason.HandshakeTimeout),
+    );
     this.logger = this.config.logger;
     this.groups = common.groups ?? new SessionGroups();
     this.codec = resolveCodec(common.codec, transport);
@@ -115,29 +130,26 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       this.groups.useBackplane(common.backplane);
       this.sessions.useBackplane(common.backplane, ClusterSessions.of(common.backplane).scopeFor(common.name, transport));
     }
+    const backplane = common.backplane;
+    this.sessionLimits = {
+      slowConsumerPolicy: this.config.slowConsumerPolicy,
+      maxPendingSendBytes: this.config.maxPendingSendBytes,
+      maxPendingReceiveBytes: this.config.maxPendingReceiveBytes,
+      localCloseReason: DisconnectReason.ClosedByServer,
+      middleware: this.middleware,
+      groups: this.groups,
+      serverMetrics: this.metrics,
+      eventCodec: this.eventCodec,
+      // Read when each session is created: the backplane learns its node number once it is ready.
+      get nodeNumber(): number {
+        return backplane?.nodeNumber ?? 0;
+      },
+    };
   }
 
-  /** @internal */
-  readonly localCloseReason = DisconnectReason.ClosedByServer;
   /** @internal The backplane's node number, in the high bits of this server's session ids. */
   get nodeNumber(): number {
     return this.common.backplane?.nodeNumber ?? 0;
-  }
-  /** @internal */
-  get serverMetrics(): ServerMetrics {
-    return this.metrics;
-  }
-  /** @internal */
-  get slowConsumerPolicy(): SlowConsumerPolicy {
-    return this.config.slowConsumerPolicy;
-  }
-  /** @internal */
-  get maxPendingSendBytes(): number {
-    return this.config.maxPendingSendBytes;
-  }
-  /** @internal */
-  get maxPendingReceiveBytes(): number {
-    return this.config.maxPendingReceiveBytes;
   }
 
   /** Whether `close()` has begun: requests of the event protocol are answered with 503 from then on. */
@@ -152,12 +164,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
 
   /** The bound TCP port (useful with `port: 0`), or `undefined` for Unix sockets and before `listen()`. */
   get port(): number | undefined {
-    const address = this.netServer?.address();
-    return typeof address === 'object' && address !== null ? address.port : undefined;
+    return this.listener?.port;
   }
-
-  /** The listener, once `listen()` has created it. */
-  protected abstract get netServer(): NetServer | undefined;
 
   /** Adds connection middleware; hooks run in the order added (`onDisconnected` in reverse). */
   useMiddleware(middleware: ConnectionMiddleware): this {
@@ -170,31 +178,72 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     return this.sessions.broadcast(data, options);
   }
 
-  /** Binds a listener and resolves once connections are accepted. */
-  protected async bind(server: NetServer, target: { host?: string; port?: number; path?: string }): Promise<void> {
-    await this.common.backplane?.ready?.();
-    const where =
-      target.path !== undefined ? `unix:${target.path}` : `${target.host ?? '0.0.0.0'}:${target.port ?? 0}`;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void => reject(new ListenError(where, error));
-      server.once('error', onError);
-      const done = (): void => {
-        server.off('error', onError);
-        resolve();
-      };
-      if (target.path !== undefined) server.listen({ path: target.path, backlog: this.common.backlog }, done);
-      else
-        server.listen(
-          { host: target.host, port: target.port ?? 0, backlog: this.common.backlog, ipv6Only: this.common.ipv6Only },
-          done,
-        );
-    });
-    server.on('error', (error) => this.reportError(undefined, error));
+  /** The server's class and name, for log lines (`StormWebSocketServer "chat"`). */
+  protected describe(): string {
+    return this.common.name === undefined ? this.constructor.name : `${this.constructor.name} "${this.common.name}"`;
+  }
+
+  /**
+   * @internal The one start path of every server, own listener or attached: waits for the backplane, starts
+   * the listener, then the metrics and idle checks, and reports `listening`. A listener that fails
+   * to start leaves the server unstarted, so `listen()` may be called again.
+   */
+  protected async start(listener: ServerListener): Promise<void> {
+    this.assertNotStarted();
+    this.listener = listener;
+    try {
+      await this.common.backplane?.ready?.();
+      await listener.start();
+    } catch (error) {
+      this.listener = undefined;
+      throw error;
+    }
     this.listeningNow = true;
     this.metrics.attach(this.common.meterProvider);
     this.startIdleChecks();
-    this.logger.log(`${this.constructor.name} listening on ${where}`);
+    // An attached listener's owner starts it later; the WebSocket server announces that itself.
+    if (listener.description !== undefined) this.logger.log(`${this.describe()} listening on ${listener.description}`);
     void this.fire('listening');
+  }
+
+  /** Throws if `listen()` already ran. */
+  protected assertNotStarted(): void {
+    if (this.listener !== undefined) {
+      throw new InvalidStateError('listen() was called on a server that is already listening');
+    }
+  }
+
+  /** Applies the `noDelay` / `keepAlive` socket options to an accepted connection. */
+  protected tuneSocket(socket: Socket): void {
+    if (this.config.noDelay) socket.setNoDelay(true);
+    if (this.config.keepAlive) socket.setKeepAlive(true, this.config.keepAliveInitialDelay);
+  }
+
+  /**
+   * @internal Tracks TLS handshakes of an own TLS listener: limits and the handshake clock start on the raw
+   * socket ('connection', before TLS); `secured` gets the TLS socket and when its handshake started.
+   */
+  protected trackTlsHandshakes(server: TlsServer, secured: (socket: TLSSocket, startedAt: number) => void): void {
+    server.prependListener('connection', (raw: Socket) => {
+      if (this.admitConnection(raw)) this.handshakes.track(raw);
+    });
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const raw = rawSocketOf(socket);
+      const startedAt = raw === undefined ? undefined : this.handshakes.untrack(raw);
+      if (startedAt === undefined) socket.destroy(); // already rejected (limit, clock or shutdown)
+      else secured(socket, startedAt);
+    });
+    server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+      const raw = rawSocketOf(socket) ?? socket;
+      if (!this.handshakes.has(raw)) {
+        socket.destroy(); // already rejected (e.g. by the handshake clock)
+        return;
+      }
+      const timedOut = error.code === 'ERR_TLS_HANDSHAKE_TIMEOUT';
+      this.rejectSocket(raw, timedOut ? DisconnectReason.HandshakeTimeout : DisconnectReason.ProtocolError, {
+        message: error.message,
+      });
+    });
   }
 
   /** Whether another connection may start its handshake; counts sessions plus handshakes. */
@@ -203,7 +252,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       this.rejectSocket(socket, 'ShuttingDown');
       return false;
     }
-    if (this.sessions.count + this.handshaking.size >= this.config.maxConnections) {
+    if (this.sessions.count + this.handshakes.size >= this.config.maxConnections) {
       this.rejectSocket(socket, 'MaxConnections');
       return false;
     }
@@ -213,7 +262,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** Drops a connection that will not become a session and reports it. */
   protected rejectSocket(socket: Socket, reason: RejectReason, extra?: { status?: number; message?: string }): void {
     const remoteEndPoint = remoteEndPointOf(socket);
-    this.handshaking.delete(socket);
+    this.handshakes.untrack(socket);
     socket.destroy();
     this.metrics.rejectedConnections++;
     this.reportRejected({ reason, remoteEndPoint, ...extra });
@@ -221,7 +270,13 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
 
   /** Reports a connection that never became a session. */
   protected reportRejected(info: RejectedConnection): void {
-    this.logger.debug?.(`Rejected ${formatEndPoint(info.remoteEndPoint)}: ${info.reason}`);
+    const status = info.status === undefined ? '' : ` with HTTP ${info.status}`;
+    const detail = info.message === undefined ? '' : `: ${info.message}`;
+    const line = this.peerLogLimiter.admit(
+      'rejected',
+      `Refused a connection from ${formatEndPoint(info.remoteEndPoint)}${status} (${info.reason})${detail}`,
+    );
+    if (line !== undefined) this.logger.debug?.(line);
     void this.fire('rejected', info);
   }
 
@@ -233,32 +288,32 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   /** @internal */
-  sessionOpened(session: SessionBase): Promise<void> | undefined {
+  sessionOpened(session: Session): Promise<void> | undefined {
     const s = session as S;
     if (this.eventCodec !== undefined) void s.sendDocument(welcomeDocument(s)).catch(() => undefined);
     const hooks = this.middleware.connected(s);
     if (hooks === undefined) return this.fire('connected', s);
     return hooks.then(
       () => this.fire('connected', s),
-      (error: unknown) => this.sessionError(s, error instanceof Error ? error : new Error(String(error))),
+      (error: unknown) => this.sessionError(s, toError(error)),
     );
   }
 
   /** @internal Whether an inbound message is an ack of the event protocol, now settled (it goes no further). */
-  takeAck(session: SessionBase, data: Buffer, isText: boolean): boolean {
-    return this.eventCodec !== undefined && consumeAck(this.eventCodec, session, data, isText, this.logger);
+  takeAck(session: Session, data: Buffer, isText: boolean): boolean {
+    return this.eventCodec !== undefined && consumeAck(this.eventCodec, session as S, data, isText, this.logger);
   }
 
   /** @internal A request dropped by receiving middleware is answered 503, so it still gets exactly one answer. */
-  messageDropped(session: SessionBase, data: Buffer, isText: boolean): void {
-    if (this.eventCodec !== undefined) refuseDroppedRequest(this.eventCodec, session, data, isText);
+  messageDropped(session: Session, data: Buffer, isText: boolean): void {
+    if (this.eventCodec !== undefined) refuseDroppedRequest(this.eventCodec, session as S, data, isText);
   }
 
   /** @internal */
-  abstract sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined;
+  abstract sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined;
 
   /** @internal */
-  sessionClosed(session: SessionBase, reason: DisconnectReason): Promise<void> | undefined {
+  sessionClosed(session: Session, reason: DisconnectReason): Promise<void> | undefined {
     const s = session as S;
     closeRequests(s);
     this.metrics.activeConnections--;
@@ -268,7 +323,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       hooks === undefined
         ? this.fire('disconnected', s, reason)
         : hooks
-            .catch((error: unknown) => this.sessionError(s, error instanceof Error ? error : new Error(String(error))))
+            .catch((error: unknown) => this.sessionError(s, toError(error)))
             .then(() => this.fire('disconnected', s, reason));
     if (done === undefined) {
       this.forget(s);
@@ -292,7 +347,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   /** @internal */
-  sessionError(session: SessionBase, error: Error): void {
+  sessionError(session: Session, error: Error): void {
     this.reportError(session as S, error);
   }
 
@@ -304,12 +359,29 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
       if (hooks !== undefined) hooks.catch((e: unknown) => this.logger.error(`onError middleware failed: ${String(e)}`));
     }
     if (this.hasListeners('error')) void this.fire('error', session, error);
-    else this.logger.error(`Session ${session?.id ?? '-'}: ${error.message}`);
+    else this.logError(session, error);
+  }
+
+  /**
+   * Logs an error nobody listens to: what a peer caused (a bad frame, a reset) as a rate-limited
+   * warning or debug line without a stack, anything else as an error.
+   */
+  protected logError(session: S | undefined, error: Error): void {
+    const level = peerErrorLevel(error);
+    const text = `Session ${session?.id ?? '-'}: ${error.message}`;
+    if (level === undefined) {
+      this.logger.error(text);
+      return;
+    }
+    const line = this.peerLogLimiter.admit(level, `${text}${session?.remoteEndPoint ? ` (peer ${formatEndPoint(session.remoteEndPoint)})` : ''}`);
+    if (line === undefined) return;
+    if (level === 'warn') this.logger.warn(line);
+    else this.logger.debug?.(line);
   }
 
   /** Handles a listener that threw or rejected: reported on `error` (the session stays up). */
   protected listenerFailed(event: keyof E, error: unknown, args: unknown[]): void {
-    const err = error instanceof Error ? error : new Error(String(error));
+    const err = toError(error);
     if (event === 'error' || event === 'rejected' || event === 'listening' || event === 'close') {
       this.logger.error(`A '${String(event)}' listener failed: ${err.message}`);
       return;
@@ -348,12 +420,9 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   }
 
   private async shutdown(timeout: number): Promise<void> {
-    const server = this.netServer;
-    const stopped = server?.listening
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
+    const stopped = this.listener?.stop() ?? Promise.resolve();
     this.listeningNow = false;
-    for (const socket of this.handshaking) this.rejectSocket(socket, 'ShuttingDown');
+    for (const socket of this.handshakes.sockets()) this.rejectSocket(socket, 'ShuttingDown');
     await this.closeTransport();
     const sessions = this.sessions.all;
     const deadline = new Promise<void>((resolve) => {
@@ -381,12 +450,20 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     void this.fire('close');
   }
 
-  /** Closes one session for shutdown (WS sends 1001). */
+  /** Closes one session for shutdown (WS sends 1001), after the `drain` hook, if any. */
   protected goAway(session: S): Promise<void> {
-    return session.terminate(DisconnectReason.GoingAway);
+    const drained = this.common.drain?.(session);
+    if (drained === undefined) return session.terminate(DisconnectReason.GoingAway);
+    return drained.then(
+      () => session.terminate(DisconnectReason.GoingAway),
+      (error: unknown) => {
+        this.reportError(session, toError(error));
+        return session.terminate(DisconnectReason.GoingAway);
+      },
+    );
   }
 
-  /** Transport hook run at the start of shutdown (e.g. stop the WebSocket upgrade handler). */
+  /** Transport hook run at the start of shutdown (e.g. stop the WebSocket heartbeat). */
   protected closeTransport(): Promise<void> {
     return Promise.resolve();
   }

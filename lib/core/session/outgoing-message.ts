@@ -1,3 +1,5 @@
+import { asBuffer } from '../util/as-buffer.js';
+
 /**
  * One message on its way to many sessions. Transports that can frame once and write the same
  * bytes to every recipient cache their encoding here (see `WebSocketSession`), so a broadcast to
@@ -17,8 +19,7 @@ export class OutgoingMessage {
   /** Creates the message from what `broadcast` accepts: a string (text) or bytes (binary). */
   static from(data: Uint8Array | string, isText?: boolean): OutgoingMessage {
     if (typeof data === 'string') return new OutgoingMessage(Buffer.from(data, 'utf8'), true);
-    const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    return new OutgoingMessage(buffer, isText ?? false);
+    return new OutgoingMessage(asBuffer(data), isText ?? false);
   }
 
   /** Returns the cached encoding for `key`, computing it on first use. */

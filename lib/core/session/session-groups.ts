@@ -1,53 +1,22 @@
 import { encodeEvent } from '../../protocol/envelope.js';
 import { assertEventName } from '../../protocol/reserved-names.js';
-import { ConnectionState } from './connection-state.js';
-import { OutgoingMessage } from './outgoing-message.js';
+import { RESOLVED } from '../util/resolved.js';
 import type { BroadcastRelay } from './broadcast-relay.js';
+import { ConnectionState } from './connection-state.js';
+import { broadcastTo, type BroadcastOptions } from './delivery.js';
+import { OutgoingMessage } from './outgoing-message.js';
+import type { Session } from './session.js';
 import { SharedRelay } from './shared-relay.js';
-import { kGroupSet, RESOLVED, type Session, type SessionBase } from './session.js';
 
-/** Who a broadcast skips: a session id or a session. */
-export type BroadcastExclude = number | Session | readonly (number | Session)[];
+export type { BroadcastExclude, BroadcastOptions } from './delivery.js';
 
-/** Options of a broadcast. */
-export interface BroadcastOptions {
-  /** Skips this session (or these sessions) on the node where the broadcast started. */
-  exclude?: BroadcastExclude;
-}
-
-function excludedIds(exclude: BroadcastExclude | undefined): ReadonlySet<number> | number | undefined {
-  if (exclude === undefined) return undefined;
-  if (typeof exclude === 'number') return exclude;
-  if (!Array.isArray(exclude)) return (exclude as Session).id;
-  return new Set((exclude as readonly (number | Session)[]).map((e) => (typeof e === 'number' ? e : e.id)));
-}
-
-/**
- * @internal Writes one message to many sessions: encodes once, applies each session's
- * slow-consumer policy on its own, and never lets one slow session hold up the others.
- */
-export function broadcastTo(
-  sessions: Iterable<Session>,
-  data: Uint8Array | string | OutgoingMessage,
-  options: BroadcastOptions | undefined,
-): Promise<void> {
-  const message = data instanceof OutgoingMessage ? data : OutgoingMessage.from(data);
-  const exclude = excludedIds(options?.exclude);
-  let waits: Promise<void>[] | undefined;
-  for (const session of sessions) {
-    if (exclude !== undefined) {
-      if (typeof exclude === 'number' ? session.id === exclude : exclude.has(session.id)) continue;
-    }
-    const wait = (session as SessionBase).deliver(message);
-    if (wait !== undefined) (waits ??= []).push(wait);
-  }
-  return waits === undefined ? RESOLVED : Promise.all(waits).then(() => undefined);
-}
+const EMPTY_GROUPS: ReadonlySet<string> = new Set();
 
 /**
  * Named groups of sessions ("rooms"), for targeted broadcasts (seed: `SessionGroup`). One
  * registry can hold TCP and WebSocket sessions at once. A closed session leaves every group
- * on its own; an emptied group disappears.
+ * on its own; an emptied group disappears. This registry is the one owner of membership:
+ * `session.groups`, `joinGroup` and `leaveGroup` read and write it.
  *
  * @example
  * groups.add('room:42', session);
@@ -55,6 +24,8 @@ export function broadcastTo(
  */
 export class SessionGroups {
   private readonly byName = new Map<string, Set<Session>>();
+  /** The groups of each session that is in any (no entry, and no memory, for the others). */
+  private readonly bySession = new WeakMap<Session, Set<string>>();
   private relay: BroadcastRelay | undefined;
   private backplane: BroadcastRelay | undefined;
   /** Per group with local members: stops receiving the group's messages from other nodes. */
@@ -82,7 +53,12 @@ export class SessionGroups {
     }
     const before = members.size;
     members.add(session);
-    (session as SessionBase)[kGroupSet]?.add(group);
+    let groups = this.bySession.get(session);
+    if (groups === undefined) {
+      groups = new Set();
+      this.bySession.set(session, groups);
+    }
+    groups.add(group);
     if (this.relay !== undefined && members.size !== before) {
       if (before === 0) this.relayJoin(group, members);
       else this.relay.count(`group:${group}`, members.size);
@@ -92,8 +68,8 @@ export class SessionGroups {
   /** Removes a session from a group. */
   remove(group: string, session: Session): void {
     const members = this.byName.get(group);
-    // Read through `groups` so a session that never joined anything gets no set created here.
-    if (session.groups.has(group)) (session as SessionBase)[kGroupSet].delete(group);
+    const groups = this.bySession.get(session);
+    groups?.delete(group);
     if (members === undefined || !members.delete(session)) return;
     if (members.size === 0) {
       this.byName.delete(group);
@@ -105,9 +81,14 @@ export class SessionGroups {
 
   /** Removes a session from every group it is in (done automatically when it closes). */
   removeFromAll(session: Session): void {
-    const groups = session.groups;
-    if (groups.size === 0) return;
+    const groups = this.bySession.get(session);
+    if (groups === undefined) return;
     for (const group of [...groups]) this.remove(group, session);
+  }
+
+  /** The groups a session is in (what `session.groups` returns). */
+  groupsOf(session: Session): ReadonlySet<string> {
+    return this.bySession.get(session) ?? EMPTY_GROUPS;
   }
 
   /**

@@ -4,7 +4,7 @@ import type { BroadcastRelay } from './broadcast-relay.js';
 import { ClusterSessions, describeSession, type ClusterListOptions, type ClusterSessionInfo } from './cluster-sessions.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { CloseOptions, Session } from './session.js';
-import { broadcastTo, type BroadcastOptions } from './session-groups.js';
+import { broadcastTo, type BroadcastOptions } from './delivery.js';
 
 /**
  * The open sessions of a server, by id (seed: `SessionManager`).

@@ -8,7 +8,7 @@ import { NoEventCodecError } from '../codec/no-event-codec.error.js';
 import { NotConnectedError } from '../errors.js';
 import type { StormLogger } from '../logger.js';
 import { ConnectionState } from './connection-state.js';
-import type { SessionBase } from './session.js';
+import type { SessionBase } from './session-base.js';
 
 /** Default timeout of `session.request()`, in ms. */
 export const DEFAULT_REQUEST_TIMEOUT = 10_000;

@@ -1,12 +1,12 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
-import { ConnectTimeoutError, InvalidOptionError } from '../errors.js';
+import { COMMON_CLIENT_OPTION_KEYS, StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
+import { ConnectTimeoutError, InvalidOptionError, NotConnectedError } from '../errors.js';
 import type { MessageFramer } from '../framing/message-framer.js';
 import { RawFramer } from '../framing/raw-framer.js';
-import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, portOption, stringOption, tlsOption } from '../options.js';
+import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, portOption, stringOption, tlsOption, unixSocketOption } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { SessionBase } from '../session/session.js';
+import type { Session } from '../session/session.js';
 import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
 
 /** Options of {@link StormTcpClient}. */
@@ -16,6 +16,8 @@ export interface TcpClientOptions extends CommonClientOptions {
   /** Server port. */
   port?: number;
   /** Connect to this Unix domain socket path instead of `host`/`port`. */
+  socketPath?: string;
+  /** Alias of {@link socketPath} (the SPEC §3 name; on TCP, `path` is a Unix socket path). */
   path?: string;
   /** Use TLS: `true` for the defaults, or Node `tls.connect` options (`ca`, `cert`, `key`, `servername`, ...). */
   tls?: tls.ConnectionOptions | boolean;
@@ -24,6 +26,12 @@ export interface TcpClientOptions extends CommonClientOptions {
   /** Largest message accepted from the server, in bytes (default 4 MiB). */
   maxMessageSize?: number;
 }
+
+/** The keys of {@link TcpClientOptions} (unknown keys are errors; add new options here). */
+export const TCP_CLIENT_OPTION_KEYS: readonly string[] = [
+  ...COMMON_CLIENT_OPTION_KEYS,
+  ...optionKeys<Omit<TcpClientOptions, keyof CommonClientOptions>>({ host: true, port: true, path: true, socketPath: true, tls: true, framer: true, maxMessageSize: true }),
+];
 
 /** Events of {@link StormTcpClient}. */
 export type TcpClientEvents = ClientEvents & {
@@ -42,13 +50,15 @@ export type TcpClientEvents = ClientEvents & {
  */
 export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
   private readonly sessionOptions: TcpSessionOptions;
+  private readonly unixPath: string | undefined;
   private readonly noDelay: boolean;
   private readonly keepAlive: boolean;
   private readonly keepAliveInitialDelay: number;
 
   constructor(private readonly options: TcpClientOptions) {
-    super(options);
-    if (options.path === undefined && options.port === undefined) {
+    super(options, TCP_CLIENT_OPTION_KEYS);
+    this.unixPath = unixSocketOption(options);
+    if (this.unixPath === undefined && options.port === undefined) {
       throw new InvalidOptionError('port', 'give the server port (or a Unix socket path)');
     }
     portOption('port', options.port);
@@ -65,7 +75,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
       framer: options.framer ?? new RawFramer(),
       maxMessageSize: intOption('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1),
       closeTimeout: 5000,
-      unixPath: options.path,
+      unixPath: this.unixPath,
       peerClosedReason: DisconnectReason.ClosedByServer,
     };
   }
@@ -76,7 +86,8 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
   }
 
   protected openConnection(signal: AbortSignal): Promise<TcpSession> {
-    const { host = '127.0.0.1', port, path } = this.options;
+    const { host = '127.0.0.1', port } = this.options;
+    const path = this.unixPath;
     const target = path !== undefined ? `unix:${path}` : `${host}:${port}`;
     const endpoint: net.NetConnectOpts = path !== undefined ? { path } : { host, port: port! };
     const tlsOptions = this.options.tls;
@@ -96,13 +107,13 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
         reject(error);
       };
       const onError = (error: Error): void => fail(error);
-      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new Error('Connect aborted'));
+      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new NotConnectedError('Connect aborted'));
       const timer = setTimeout(() => fail(new ConnectTimeoutError(this.connectTimeout, target)), this.connectTimeout);
       const onReady = (): void => {
         cleanup();
         if (this.noDelay) socket.setNoDelay(true);
         if (this.keepAlive) socket.setKeepAlive(true, this.keepAliveInitialDelay);
-        resolve(new TcpSession(socket, this, this.sessionOptions, this.metrics));
+        resolve(new TcpSession(socket, this.sessionLimits, this, this.sessionOptions, this.metrics));
       };
       function cleanup(): void {
         clearTimeout(timer);
@@ -122,7 +133,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
   }
 
   /** @internal */
-  sessionMessage(_session: SessionBase, data: Buffer): Promise<void> | undefined {
+  sessionMessage(_session: Session, data: Buffer): Promise<void> | undefined {
     return this.emit('data', data);
   }
 }

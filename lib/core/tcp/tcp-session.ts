@@ -5,11 +5,34 @@ import type { FrameDecoder, MessageFramer } from '../framing/message-framer.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import { SessionBase, type CloseOptions, type SessionHost } from '../session/session.js';
-import { OutboundBatch } from './outbound-batch.js';
+import type { CloseOptions } from '../session/session.js';
+import { SessionBase } from '../session/session-base.js';
+import type { SessionLimits, SessionSink } from '../session/session-host.js';
+import { OutboundBatch } from '../io/outbound-batch.js';
 
 /** How long a connection closed for bad input may take to flush before it is dropped, in ms. */
 const BAD_INPUT_LINGER = 1000;
+
+/** Links a socket back to its session, so the socket listeners can be shared functions. */
+const kSession = Symbol('stormsocket.tcpSession');
+type Linked = Socket & { [kSession]: TcpSession };
+
+// Listeners shared by every TCP session (no closures per connection): `this` is the socket.
+function onSocketData(this: Linked, chunk: Buffer): void {
+  this[kSession].handleData(chunk);
+}
+function onSocketEnd(this: Linked): void {
+  this[kSession].handleEnd();
+}
+function onSocketError(): void {
+  // 'close' follows with hadError = true; the reason is decided there.
+}
+function onSocketClose(this: Linked, hadError: boolean): void {
+  this[kSession].handleClose(hadError);
+}
+function onSocketDrain(this: Linked): void {
+  this[kSession].handleDrain();
+}
 
 /** @internal Transport settings of a TCP session. */
 export interface TcpSessionOptions {
@@ -42,11 +65,12 @@ export class TcpSession extends SessionBase {
   constructor(
     /** The underlying socket (a `tls.TLSSocket` on TLS servers), for what the session API does not cover. */
     readonly socket: Socket,
-    host: SessionHost,
+    limits: SessionLimits,
+    sink: SessionSink,
     private readonly options: TcpSessionOptions,
     metrics?: ConnectionMetrics,
   ) {
-    super(host, metrics);
+    super(limits, sink, metrics);
     this.remoteEndPoint = remoteEndPointOf(socket, options.unixPath);
     this.decoder = options.framer.createDecoder(options.maxMessageSize);
     this.out = new OutboundBatch(socket, () => this.drained());
@@ -56,30 +80,30 @@ export class TcpSession extends SessionBase {
     return this.socket.writableLength + this.out.pendingBytes;
   }
 
-  protected get socketPendingBytes(): number {
+  /** @internal */
+  get socketPendingBytes(): number {
     return this.socket.writableLength;
   }
 
   /** @internal Wires the socket and opens the session. */
   start(): void {
-    const socket = this.socket;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.onEnd());
-    socket.on('error', () => this.onSocketError());
-    socket.on('close', (hadError: boolean) => this.onClose(hadError));
-    socket.on('drain', () => this.drained());
+    const socket = this.socket as Linked;
+    socket[kSession] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
     this.open();
   }
 
-  protected writeMessage(data: Buffer): void {
+  /** @internal */
+  writeMessage(data: Buffer): void {
     this.options.framer.encode(data, this.out);
   }
 
-  private onData(chunk: Buffer): void {
-    const length = chunk.length;
-    this.metrics.bytesReceived += length;
-    const server = this.host.serverMetrics;
-    if (server !== undefined) server.bytesReceivedTotal += length;
+  /** @internal */
+  handleData(chunk: Buffer): void {
     if (this.state !== ConnectionState.Connected) return;
     const before = this.metrics.messagesReceived;
     try {
@@ -100,18 +124,21 @@ export class TcpSession extends SessionBase {
     void this.terminate(reason);
   }
 
-  private onEnd(): void {
+  /** @internal */
+  handleEnd(): void {
     this.peerEnded = true;
     if (this.state !== ConnectionState.Connected) return;
     // The peer finished sending: handle what it sent, flush the replies, then close our side.
     void this.quiesce().then(() => this.terminate(this.options.peerClosedReason));
   }
 
-  private onSocketError(): void {
-    // 'close' follows with hadError = true; the reason is decided there.
+  /** @internal */
+  handleDrain(): void {
+    this.drained();
   }
 
-  private onClose(hadError: boolean): void {
+  /** @internal */
+  handleClose(hadError: boolean): void {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     this.out.discard();
@@ -123,6 +150,7 @@ export class TcpSession extends SessionBase {
     this.lingerTimer = setTimeout(() => this.socket.destroy(), ms);
   }
 
+  /** @internal */
   protected closeTransport(_options: CloseOptions): void {
     this.out.flush();
     this.socket.end();
@@ -132,19 +160,23 @@ export class TcpSession extends SessionBase {
     this.armLinger(this.options.closeTimeout);
   }
 
-  protected flushWrites(): void {
+  /** @internal */
+  flushWrites(): void {
     this.out.flush();
   }
 
+  /** @internal */
   protected destroyTransport(): void {
     this.socket.destroy();
   }
 
-  protected pauseReading(): void {
+  /** @internal */
+  pauseReading(): void {
     this.socket.pause();
   }
 
-  protected resumeReading(): void {
+  /** @internal */
+  resumeReading(): void {
     this.socket.resume();
   }
 }

@@ -1,19 +1,10 @@
-/**
- * The settled promise the engine returns from sends and broadcasts that completed at once. A
- * listener returning it (`(s, data) => s.send(data)`) is treated as synchronous, so the common
- * echo handler costs no promise round trip per message.
- */
-export const RESOLVED: Promise<void> = Promise.resolve();
+import { isPromiseLike, RESOLVED } from './resolved.js';
 
 /** A map from event name to the listener's argument tuple. */
 export type EventMap = { [event: string]: unknown[] };
 
 /** A listener; it may return a promise, which the emitter awaits before the next event of the same session. */
 export type AsyncListener<Args extends unknown[]> = (...args: Args) => unknown;
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
-}
 
 /**
  * A small typed event emitter whose listeners may be async.
@@ -114,5 +105,3 @@ export class AsyncEventEmitter<Events extends EventMap> {
 }
 
 function noop(): void {}
-
-export { isPromiseLike };

@@ -2,12 +2,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type tls from 'node:tls';
 import WebSocket from 'ws';
-import { StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
+import { COMMON_CLIENT_OPTION_KEYS, StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
 import { remoteEndPointOf } from '../endpoint.js';
-import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError } from '../errors.js';
+import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError, StormErrorCode } from '../errors.js';
 import { ConnectionState } from '../session/connection-state.js';
-import { DEFAULT_MAX_MESSAGE_SIZE, intOption, tlsOption } from '../options.js';
-import type { CloseOptions, SessionBase } from '../session/session.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, tlsOption } from '../options.js';
+import type { CloseOptions, Session } from '../session/session.js';
 import { WsSession } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import { resolveCompression, resolveHeartbeat, type CompressionOptions, type HeartbeatOptions, type ResolvedHeartbeat } from './ws-options.js';
@@ -30,6 +30,20 @@ export interface WebSocketClientOptions extends CommonClientOptions {
   tls?: tls.ConnectionOptions;
 }
 
+/** The keys of {@link WebSocketClientOptions} (unknown keys are errors; add new options here). */
+export const WS_CLIENT_OPTION_KEYS: readonly string[] = [
+  ...COMMON_CLIENT_OPTION_KEYS,
+  ...optionKeys<Omit<WebSocketClientOptions, keyof CommonClientOptions>>({
+    url: true,
+    headers: true,
+    subprotocols: true,
+    heartbeat: true,
+    compression: true,
+    maxMessageSize: true,
+    tls: true,
+  }),
+];
+
 /** Events of {@link StormWebSocketClient}. */
 export type WebSocketClientEvents = ClientEvents & {
   /** A message arrived from the server. */
@@ -38,11 +52,13 @@ export type WebSocketClientEvents = ClientEvents & {
 
 /** The server answered the upgrade request with an HTTP status instead of `101`. */
 export class HandshakeRejectedError extends StormError {
+  declare readonly code: typeof StormErrorCode.HandshakeRejected;
+
   constructor(
     readonly status: number,
     readonly body: string,
   ) {
-    super('ERR_STORM_HANDSHAKE_REJECTED', `The server rejected the WebSocket handshake with HTTP ${status}${body ? `: ${body}` : ''}`);
+    super(StormErrorCode.HandshakeRejected, `The server rejected the WebSocket handshake with HTTP ${status}${body ? `: ${body}` : ''}`);
   }
 }
 
@@ -62,7 +78,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
   private readonly compressionThreshold: number;
 
   constructor(private readonly options: WebSocketClientOptions) {
-    super(options);
+    super(options, WS_CLIENT_OPTION_KEYS);
     let url: URL;
     try {
       url = new URL(options.url);
@@ -144,7 +160,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
       };
       const onError = (error: Error): void =>
         fail(error.message.includes('Opening handshake has timed out') ? new ConnectTimeoutError(this.connectTimeout, this.url.href) : error);
-      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new Error('Connect aborted'));
+      const onAbort = (): void => fail(signal.reason instanceof Error ? signal.reason : new NotConnectedError('Connect aborted'));
       const onUpgrade = (response: IncomingMessage): void => {
         socket = response.socket as Socket;
         responseHeaders = response.headers;
@@ -160,24 +176,26 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
       };
       const onOpen = (): void => {
         cleanup();
-        const raw = socket ?? (ws as unknown as { _socket: Socket })._socket;
+        // 'upgrade' (which carries the socket) always precedes 'open'.
+        const raw = socket;
+        if (raw === undefined) {
+          fail(new NotConnectedError('The WebSocket opened without an upgrade response'));
+          return;
+        }
         raw.setNoDelay(true);
         resolve(
           new WsSession(
             ws,
             raw,
+            this.sessionLimits,
             this,
+            { role: 'client', closeTimeout: 5000, compressionThreshold: this.compressionThreshold },
+            remoteEndPointOf(raw),
             {
-              role: 'client',
-              remoteEndPoint: remoteEndPointOf(raw),
-              closeTimeout: 5000,
-              compressionThreshold: this.compressionThreshold,
-              handshake: {
-                path: this.url.pathname,
-                query: this.url.searchParams,
-                headers: responseHeaders,
-                subprotocol: ws.protocol === '' ? undefined : ws.protocol,
-              },
+              path: this.url.pathname,
+              query: this.url.searchParams,
+              headers: responseHeaders,
+              subprotocol: ws.protocol === '' ? undefined : ws.protocol,
             },
             this.metrics,
           ),
@@ -210,7 +228,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
   }
 
   /** @internal */
-  sessionMessage(_session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
+  sessionMessage(_session: Session, data: Buffer, isText: boolean): Promise<void> | undefined {
     if (!this.hasListeners('message')) return undefined;
     return this.emit('message', new WsMessage(data, isText));
   }

@@ -3,15 +3,18 @@ import https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { remoteEndPointOf } from '../endpoint.js';
-import { InvalidOptionError, InvalidStateError } from '../errors.js';
-import { intOption, tlsOption, type CommonServerOptions } from '../options.js';
+import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
+import { InvalidOptionError } from '../errors.js';
+import { COMMON_SERVER_OPTION_KEYS, intOption, optionKeys, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { SessionBase } from '../session/session.js';
+import { toError } from '../util/to-error.js';
+import type { Session } from '../session/session.js';
+import { AttachedListener } from '../server/attached-listener.js';
+import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
-import { WsHandshakeInfo, WsSession, type WsSessionOptions } from './websocket-session.js';
+import { WsHandshakeInfo, WsSession, type WsHandshake, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import {
   resolveCompression,
@@ -47,6 +50,24 @@ export interface WebSocketServerOptions extends CommonServerOptions {
   maxHeaderSize?: number;
 }
 
+/** The keys of {@link WebSocketServerOptions} (unknown keys are errors; add new options here). */
+export const WS_SERVER_OPTION_KEYS: readonly string[] = [
+  ...COMMON_SERVER_OPTION_KEYS,
+  ...optionKeys<Omit<WebSocketServerOptions, keyof CommonServerOptions>>({
+    path: true,
+    server: true,
+    socketPath: true,
+    tls: true,
+    maxFrameSize: true,
+    allowedOrigins: true,
+    handshakeTimeout: true,
+    heartbeat: true,
+    compression: true,
+    subprotocols: true,
+    maxHeaderSize: true,
+  }),
+];
+
 /** Events of {@link StormWebSocketServer}; listeners may be async and are awaited per session. */
 export type WebSocketServerEvents = ServerEvents<WsSession> & {
   /** An upgrade request arrived; `accept()` or `reject()` it. Awaited before the handshake completes. */
@@ -56,13 +77,6 @@ export type WebSocketServerEvents = ServerEvents<WsSession> & {
 };
 
 const kDecision = Symbol('stormsocket.subprotocol');
-const kServer = Symbol('stormsocket.server');
-type HandshakingSocket = net.Socket & { [kServer]?: StormWebSocketServer };
-
-/** Shared 'close' listener of sockets still in their handshake (no closure per connection). */
-function onHandshakingSocketClose(this: net.Socket): void {
-  (this as HandshakingSocket)[kServer]?.untrackHandshake(this);
-}
 type DecidedRequest = IncomingMessage & { [kDecision]?: string | false };
 
 /** The HTTP status an error carries (`status`, `statusCode` or Nest's `getStatus()`), if it is one. */
@@ -100,19 +114,18 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
  */
 export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents> {
   private readonly wss: WebSocketServer;
-  private httpServer: http.Server | https.Server | undefined;
   private readonly attached: boolean;
   private readonly heartbeatSettings: ResolvedHeartbeat;
-  private readonly handshakeTimeout: number;
   private readonly maxFrameSize: number;
   private readonly compressionThreshold: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private readonly handshakeTimers = new Map<net.Socket, { timer: NodeJS.Timeout; startedAt: number }>();
+  /** @internal Settings every session of this server shares. */
+  protected readonly sessionOptions: WsSessionOptions;
   private readonly onUpgrade = (request: IncomingMessage, socket: net.Socket, head: Buffer): void =>
     void this.handleUpgrade(request, socket, head);
 
   constructor(private readonly options: WebSocketServerOptions = {}) {
-    super(options, 'ws');
+    super(options, 'ws', WS_SERVER_OPTION_KEYS, options.handshakeTimeout);
     if (options.path !== undefined && (typeof options.path !== 'string' || !options.path.startsWith('/'))) {
       throw new InvalidOptionError('path', `expected a URL path starting with '/', got ${JSON.stringify(options.path)}`);
     }
@@ -140,12 +153,12 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     }
     tlsOption('tls', options.tls);
     this.attached = options.server !== undefined;
-    this.handshakeTimeout = intOption('handshakeTimeout', options.handshakeTimeout, 5000, 1);
     this.maxFrameSize = intOption('maxFrameSize', options.maxFrameSize, this.config.maxMessageSize, 1);
     intOption('maxHeaderSize', options.maxHeaderSize, 16 * 1024, 1024);
     this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
     const deflate = resolveCompression(options.compression);
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
+    this.sessionOptions = { role: 'server', closeTimeout: this.config.closeTimeout, compressionThreshold: this.compressionThreshold };
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -157,15 +170,6 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     });
   }
 
-  protected get netServer(): net.Server | undefined {
-    return this.attached ? undefined : this.httpServer;
-  }
-
-  override get port(): number | undefined {
-    const address = this.httpServer?.address();
-    return typeof address === 'object' && address !== null ? address.port : undefined;
-  }
-
   /** Sends a text message to every session. */
   broadcastText(text: string, options?: Parameters<StormWebSocketServer['broadcast']>[1]): Promise<void> {
     return this.broadcast(text, options);
@@ -173,19 +177,18 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /**
    * Starts accepting WebSocket connections: binds the own listener, or hooks the attached
-   * server's `upgrade` event (the attached server is started by its owner).
+   * server's `upgrade` event (the attached server is started by its owner). Limits, handshake
+   * clocks, idle checks and heartbeats work the same either way.
    */
   async listen(): Promise<void> {
-    if (this.httpServer !== undefined) throw new InvalidStateError('listen() was called on a server that is already listening');
-    if (this.options.server !== undefined) {
-      await this.options.backplane?.ready?.();
-      this.httpServer = this.options.server;
-      this.httpServer.on('upgrade', this.onUpgrade);
-      this.metrics.attach(this.options.meterProvider);
-      this.startHeartbeat();
-      this.markListening();
-      return;
-    }
+    this.assertNotStarted();
+    const attached = this.options.server;
+    await this.start(attached !== undefined ? new AttachedListener(attached, this.onUpgrade) : this.ownListener());
+    this.startHeartbeat();
+    if (attached !== undefined) this.announceAttached(attached);
+  }
+
+  private ownListener(): OwnListener {
     const onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
       response.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket', Connection: 'close' });
       response.end('This endpoint speaks WebSocket only.');
@@ -195,87 +198,71 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       ? https.createServer({ ...this.options.tls, ...serverOptions }, onRequest)
       : http.createServer(serverOptions, onRequest);
     if (this.options.tls) {
-      // Limits and the handshake clock start on the raw socket, before TLS; the clock then moves
-      // to the TLS socket, which is the one the upgrade request arrives on.
-      server.prependListener('connection', (raw: net.Socket) => this.onConnection(raw));
-      server.on('secureConnection', (socket: tls.TLSSocket) => {
-        const raw = (socket as unknown as { _parent?: net.Socket })._parent;
-        const startedAt = raw === undefined ? undefined : this.untrackHandshake(raw);
-        if (startedAt !== undefined) this.trackHandshake(socket, startedAt);
-      });
-      server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-        const raw = (socket as unknown as { _parent?: net.Socket })._parent ?? socket;
-        if (this.handshaking.has(raw)) this.rejectSocket(raw, DisconnectReason.ProtocolError, { message: error.message });
-        else socket.destroy();
-      });
+      // The handshake clock moves on to the TLS socket, which the upgrade request arrives on.
+      this.trackTlsHandshakes(server as https.Server, (socket, startedAt) => this.handshakes.track(socket, startedAt));
     } else {
-      server.on('connection', (socket: net.Socket) => this.onConnection(socket));
+      server.on('connection', (socket: net.Socket) => {
+        if (this.admitConnection(socket)) this.handshakes.track(socket);
+      });
     }
     server.on('upgrade', this.onUpgrade);
     server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
-      if (!this.handshaking.has(socket)) socket.destroy();
+      if (!this.handshakes.has(socket)) socket.destroy();
       else if (!socket.writable || error.code === 'ECONNRESET') this.rejectSocket(socket, DisconnectReason.TransportError);
       // Answer as Node's default handler would, so the client learns why: 431 for headers over maxHeaderSize.
       else this.refuseHandshake(socket, DisconnectReason.ProtocolError, error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400);
     });
-    this.httpServer = server;
-    await this.bind(server, { host: this.options.host, port: this.options.port, path: this.options.socketPath });
-    this.startHeartbeat();
-  }
-
-  private markListening(): void {
-    // Attached mode: the owner's server accepts connections; we only report readiness.
-    this.listeningNow = true;
-    void this.fire('listening');
-  }
-
-  private onConnection(socket: net.Socket): void {
-    if (this.admitConnection(socket)) this.trackHandshake(socket);
-  }
-
-  /** Starts the handshake clock of a connection and counts it against `maxConnections`. */
-  private trackHandshake(socket: net.Socket, startedAt = Date.now()): void {
-    if (this.handshakeTimers.has(socket)) return;
-    this.handshaking.add(socket);
-    const timer = setTimeout(() => {
-      if (!this.handshaking.has(socket)) return;
-      this.handshakeTimers.delete(socket);
-      this.rejectSocket(socket, DisconnectReason.HandshakeTimeout);
-    }, Math.max(0, this.handshakeTimeout - (Date.now() - startedAt)));
-    this.handshakeTimers.set(socket, { timer, startedAt });
-    (socket as HandshakingSocket)[kServer] = this;
-    socket.once('close', onHandshakingSocketClose);
-  }
-
-  /** @internal Stops the handshake clock of a connection; returns when it started. */
-  untrackHandshake(socket: net.Socket): number | undefined {
-    this.handshaking.delete(socket);
-    const entry = this.handshakeTimers.get(socket);
-    if (entry === undefined) return undefined;
-    clearTimeout(entry.timer);
-    this.handshakeTimers.delete(socket);
-    socket.off('close', onHandshakingSocketClose);
-    return entry.startedAt;
+    const { host, port, socketPath: unixPath, backlog, ipv6Only } = this.options;
+    return new OwnListener(server, { host, port, unixPath, backlog, ipv6Only }, (error) => this.reportError(undefined, error), {
+      scheme: this.options.tls ? 'wss' : 'ws',
+      path: this.options.path,
+    });
   }
 
   private refuseHandshake(socket: net.Socket, reason: RejectReason, status: number, message = ''): void {
-    this.untrackHandshake(socket);
+    this.handshakes.untrack(socket);
     this.metrics.rejectedConnections++;
     refuse(socket, status, message);
     this.reportRejected({ reason, status, remoteEndPoint: remoteEndPointOf(socket), message: message || undefined });
+  }
+
+  /** Logs where an attached server accepts connections: now if its HTTP server listens, else once it does. */
+  private announceAttached(server: http.Server | https.Server): void {
+    const path = this.options.path ?? '/ (every path)';
+    const announce = (): void => {
+      const address = server.address();
+      const where =
+        address === null
+          ? 'its HTTP server'
+          : typeof address === 'string'
+            ? `unix:${address}, path ${path}`
+            : `${server instanceof https.Server ? 'wss' : 'ws'}://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port}${this.options.path ?? '/'}`;
+      this.logger.log(`${this.describe()} attached to an HTTP server, listening on ${where}`);
+    };
+    if (server.address() !== null) {
+      announce();
+      return;
+    }
+    this.logger.log(`${this.describe()} attached to an HTTP server at path ${path}; it accepts connections once that server listens`);
+    const onListening = (): void => {
+      server.off('listening', onListening);
+      announce();
+    };
+    server.on('listening', onListening);
   }
 
   private async handleUpgrade(request: IncomingMessage, socket: net.Socket, head: Buffer): Promise<void> {
     const context = new WsHandshakeContext(request, remoteEndPointOf(socket, this.options.socketPath));
     if (this.options.path !== undefined && context.path !== this.options.path) {
       // Attached next to other upgrade handlers: the request may be theirs.
-      if (this.attached && (this.httpServer?.listenerCount('upgrade') ?? 0) > 1) return;
+      if (this.attached && (this.options.server?.listenerCount('upgrade') ?? 0) > 1) return;
       this.refuseHandshake(socket, 'Rejected', 404, 'Not Found');
       return;
     }
     if (this.attached) {
+      // The owner's server accepted the connection: limits and the handshake clock start here.
       if (!this.admitConnection(socket)) return;
-      this.trackHandshake(socket);
+      this.handshakes.track(socket);
     }
     if ((request.headers.upgrade ?? '').toLowerCase() !== 'websocket' || !request.headers['sec-websocket-key']) {
       this.refuseHandshake(socket, DisconnectReason.ProtocolError, 400, 'Bad Request');
@@ -289,7 +276,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     // A listener that throws rejects the context (see listenerFailed); the emitter never throws.
     const pending = this.fire('connecting', context);
     if (pending !== undefined) await pending;
-    if (socket.destroyed || !this.handshaking.has(socket)) return; // timed out or went away meanwhile
+    if (socket.destroyed || !this.handshakes.has(socket)) return; // timed out or went away meanwhile
     const decision = context.decision ?? { accepted: true as const };
     if (!decision.accepted) {
       this.refuseHandshake(socket, 'Rejected', decision.status, decision.reason);
@@ -312,18 +299,11 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   private openSession(ws: WebSocket, socket: net.Socket, context: WsHandshakeContext): void {
-    const startedAt = this.untrackHandshake(socket);
+    const startedAt = this.handshakes.untrack(socket);
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
-    if (this.config.noDelay) socket.setNoDelay(true);
-    if (this.config.keepAlive) socket.setKeepAlive(true, this.config.keepAliveInitialDelay);
-    const options: WsSessionOptions = {
-      role: 'server',
-      remoteEndPoint: context.remoteEndPoint,
-      closeTimeout: this.config.closeTimeout,
-      compressionThreshold: this.compressionThreshold,
-      handshake: new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol),
-    };
-    const session = this.createSession(ws, socket, options);
+    this.tuneSocket(socket);
+    const handshake = new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol);
+    const session = this.createSession(ws, socket, context.remoteEndPoint, handshake);
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
       const guard = new FrameSizeGuard(this.maxFrameSize, () => session.fail(DisconnectReason.MessageTooBig));
@@ -334,8 +314,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   /** @internal Builds the session of an accepted connection; subclasses may return a subclass of `WsSession`. */
-  protected createSession(ws: WebSocket, socket: net.Socket, options: WsSessionOptions): WsSession {
-    return new WsSession(ws, socket, this, options);
+  protected createSession(ws: WebSocket, socket: net.Socket, remoteEndPoint: EndPoint | undefined, handshake: WsHandshake): WsSession {
+    return new WsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake);
   }
 
   private startHeartbeat(): void {
@@ -350,11 +330,6 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   protected override async closeTransport(): Promise<void> {
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    if (this.attached) {
-      this.httpServer?.off('upgrade', this.onUpgrade);
-      this.listeningNow = false;
-    }
-    for (const socket of [...this.handshakeTimers.keys()]) this.untrackHandshake(socket);
   }
 
   /** A `connecting` listener that throws rejects the handshake (with the error's HTTP status, if it has one). */
@@ -363,7 +338,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       super.listenerFailed(event, error, args);
       return;
     }
-    const err = error instanceof Error ? error : new Error(String(error));
+    const err = toError(error);
     const context = args[0] as WsHandshakeContext;
     context.reject(httpStatusOf(error) ?? 500);
     this.metrics.errorCount++;
@@ -372,7 +347,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   /** @internal */
-  sessionMessage(session: SessionBase, data: Buffer, isText: boolean): Promise<void> | undefined {
+  sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined {
     // Without receiving middleware the session already looked for an ack in these very bytes.
     if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
     return this.emit('message', session as WsSession, new WsMessage(data, isText));

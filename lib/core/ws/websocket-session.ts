@@ -6,8 +6,12 @@ import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { OutgoingMessage } from '../session/outgoing-message.js';
-import { SessionBase, type CloseOptions, type Session, type SessionHost } from '../session/session.js';
-import { OutboundBatch } from '../tcp/outbound-batch.js';
+import type { CloseOptions, Session } from '../session/session.js';
+import { SessionBase } from '../session/session-base.js';
+import type { SessionLimits, SessionSink } from '../session/session-host.js';
+import { OutboundBatch } from '../io/outbound-batch.js';
+import { asBuffer } from '../util/as-buffer.js';
+import { flushBeforeClose } from './flush-before-close.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
 /** What the client sent in its WebSocket handshake. */
@@ -133,27 +137,13 @@ function onWsError(this: WebSocket, error: Error & { code?: string }): void {
 function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
   sessionOf(this).handleClose(code, reason);
 }
-function onSocketData(this: Socket, chunk: Buffer): void {
-  sessionOf(this).countReceived(chunk.length);
-}
 function onSocketDrain(this: Socket): void {
   sessionOf(this).handleDrain();
 }
-/**
- * Replaces `ws.close` on batching sessions. `ws` answers the peer's Close frame (and protocol
- * errors) by writing its own Close frame straight to the socket; replies batched this turn must
- * go out first, since after a Close frame they would break the protocol and the peer would drop them.
- */
-function closeAfterFlush(this: WebSocket, code?: number, data?: string | Buffer): void {
-  sessionOf(this).flushWrites();
-  WebSocket.prototype.close.call(this, code, data);
-}
 
-/** @internal Transport settings of a WebSocket session. */
+/** @internal Transport settings of WebSocket sessions, shared by every session of a server (one object, not one per session). */
 export interface WsSessionOptions {
   readonly role: 'server' | 'client';
-  readonly handshake: WsHandshake;
-  readonly remoteEndPoint: EndPoint | undefined;
   /** Time a graceful close may take before the socket is dropped, in ms. */
   readonly closeTimeout: number;
   /**
@@ -164,7 +154,7 @@ export interface WsSessionOptions {
 }
 
 /**
- * @internal A WebSocket session on a `ws` connection. On servers, messages to a peer without
+ * A WebSocket session on a `ws` connection (the engine's {@link WebSocketSession}). On servers, messages to a peer without
  * permessage-deflate are framed by this class into a per-turn write batch (and a broadcast frame
  * is built once for all recipients); otherwise `ws` frames them.
  */
@@ -181,30 +171,37 @@ export class WsSession extends SessionBase implements WebSocketSession {
   private out: OutboundBatch | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
 
+  /** @internal */
   constructor(
     /** The `ws` connection, for what the session API does not cover. */
     readonly ws: WebSocket,
     /** The underlying socket. */
     readonly socket: Socket,
-    host: SessionHost,
+    limits: SessionLimits,
+    sink: SessionSink,
     private readonly options: WsSessionOptions,
+    remoteEndPoint: EndPoint | undefined,
+    handshake: WsHandshake,
     metrics?: ConnectionMetrics,
   ) {
-    super(host, metrics);
-    this.remoteEndPoint = options.remoteEndPoint;
-    this.handshake = options.handshake;
+    super(limits, sink, metrics);
+    this.remoteEndPoint = remoteEndPoint;
+    this.handshake = handshake;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
     (ws as Linked<WebSocket>)[kSession] = this;
     (socket as Linked<Socket>)[kSession] = this;
-    if (this.batching) ws.close = closeAfterFlush;
+    if (this.batching) flushBeforeClose(ws, this);
   }
 
   get pendingSendBytes(): number {
-    return this.ws.bufferedAmount + (this.out?.pendingBytes ?? 0);
+    return this.socketPendingBytes + (this.out?.pendingBytes ?? 0);
   }
 
-  protected get socketPendingBytes(): number {
-    return this.ws.bufferedAmount;
+  /** @internal */
+  get socketPendingBytes(): number {
+    // Batching sessions have no permessage-deflate, so `ws`'s Sender holds nothing back and its
+    // `bufferedAmount` is the socket's own figure: read that directly on the hot path.
+    return this.batching ? this.socket.writableLength : this.ws.bufferedAmount;
   }
 
   /** The negotiated subprotocol, or `''`. */
@@ -218,13 +215,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
 
   sendText(text: string | Uint8Array, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const data =
-      typeof text === 'string'
-        ? Buffer.from(text, 'utf8')
-        : Buffer.isBuffer(text)
-          ? text
-          : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
-    return this.sendInternal(data, true, undefined);
+    return this.outbound.send(typeof text === 'string' ? Buffer.from(text, 'utf8') : asBuffer(text), true);
   }
 
   /** @internal Wires the connection and opens the session. */
@@ -234,7 +225,6 @@ export class WsSession extends SessionBase implements WebSocketSession {
     ws.on('pong', onWsPong);
     ws.on('error', onWsError);
     ws.on('close', onWsClose);
-    this.socket.on('data', onSocketData);
     this.socket.on('drain', onSocketDrain);
     this.open();
   }
@@ -247,13 +237,11 @@ export class WsSession extends SessionBase implements WebSocketSession {
 
   /** @internal */
   handleError(error: Error & { code?: string }): void {
-    this.pendingReason ??= reasonForWsError(error);
     // `ws` has already sent its Close frame (1002/1007/1009): the session is closing, so a later
     // close request (frame-size guard, idle timer, middleware) must not overwrite the reason.
-    if (this.state === ConnectionState.Connected) {
-      this.state = ConnectionState.Closing;
-      this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
-    }
+    const wasOpen = this.state === ConnectionState.Connected;
+    this.lifecycle.beginDestroy(reasonForWsError(error));
+    if (wasOpen) this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
     this.reportError(error);
   }
 
@@ -285,13 +273,7 @@ export class WsSession extends SessionBase implements WebSocketSession {
   }
 
   /** @internal */
-  countReceived(length: number): void {
-    this.metrics.bytesReceived += length;
-    const server = this.host.serverMetrics;
-    if (server !== undefined) server.bytesReceivedTotal += length;
-  }
-
-  protected writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
+  writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
     const ws = this.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
     if (!this.batching) {
@@ -322,12 +304,14 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.transportClosed(fallback);
   }
 
+  /** @internal */
   protected closeTransport(options: CloseOptions): void {
     this.out?.flush();
     // The peer's Close frame (or FIN) must be read to finish the handshake, even when reading was
     // paused (server shutdown quiesces sessions; receive backpressure). Later data messages are dropped.
     this.ws.resume();
-    const code = options.code ?? (this.pendingReason === undefined ? 1000 : (CLOSE_CODES[this.pendingReason] ?? 1000));
+    const requested = this.lifecycle.requestedReason;
+    const code = options.code ?? (requested === undefined ? 1000 : (CLOSE_CODES[requested] ?? 1000));
     try {
       this.ws.close(code, options.reason);
     } catch (error) {
@@ -339,20 +323,23 @@ export class WsSession extends SessionBase implements WebSocketSession {
   }
 
   /** @internal Hands batched writes to the socket now. */
-  override flushWrites(): void {
+  flushWrites(): void {
     this.out?.flush();
   }
 
+  /** @internal */
   protected destroyTransport(): void {
     this.out?.discard();
     this.ws.terminate();
   }
 
-  protected pauseReading(): void {
+  /** @internal */
+  pauseReading(): void {
     this.ws.pause();
   }
 
-  protected resumeReading(): void {
+  /** @internal */
+  resumeReading(): void {
     this.ws.resume();
   }
 }

@@ -1,4 +1,4 @@
-import { StormError } from '../errors.js';
+import { StormError, StormErrorCode } from '../errors.js';
 
 /**
  * One WebSocket message as handed to `message` listeners (seed: `WsMessage`).
@@ -16,7 +16,7 @@ export class WsMessage {
 
   /** The payload decoded as UTF-8. Throws for binary messages. */
   get text(): string {
-    if (!this.isText) throw new StormError('ERR_STORM_NOT_TEXT', 'WsMessage.text: the message is binary; read msg.data instead');
+    if (!this.isText) throw new StormError(StormErrorCode.NotText, 'WsMessage.text: the message is binary; read msg.data instead');
     return this.data.toString('utf8');
   }
 

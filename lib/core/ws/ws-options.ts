@@ -1,5 +1,4 @@
-import { InvalidOptionError } from '../errors.js';
-import { boolOption, intOption } from '../options.js';
+import { boolOption, intOption, nestedOptions, optionKeys } from '../options.js';
 
 /** Keep-alive pings. */
 export interface HeartbeatOptions {
@@ -29,6 +28,20 @@ export interface CompressionOptions {
   clientMaxWindowBits?: number;
 }
 
+/** The keys of {@link HeartbeatOptions}. */
+export const HEARTBEAT_OPTION_KEYS = optionKeys<HeartbeatOptions>({ pingInterval: true, maxMissedPongs: true, autoPong: true });
+
+/** The keys of {@link CompressionOptions}. */
+export const COMPRESSION_OPTION_KEYS = optionKeys<CompressionOptions>({
+  enabled: true,
+  level: true,
+  threshold: true,
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  serverMaxWindowBits: true,
+  clientMaxWindowBits: true,
+});
+
 /** @internal */
 export interface ResolvedHeartbeat {
   readonly pingInterval: number;
@@ -38,8 +51,7 @@ export interface ResolvedHeartbeat {
 
 /** @internal */
 export function resolveHeartbeat(options: HeartbeatOptions | undefined, defaultInterval: number): ResolvedHeartbeat {
-  const o = options ?? {};
-  if (typeof o !== 'object') throw new InvalidOptionError('heartbeat', 'expected an object');
+  const o = nestedOptions('heartbeat', options, HEARTBEAT_OPTION_KEYS);
   return {
     pingInterval: intOption('heartbeat.pingInterval', o.pingInterval, defaultInterval, 0),
     maxMissedPongs: intOption('heartbeat.maxMissedPongs', o.maxMissedPongs, 3, 1),
@@ -61,8 +73,7 @@ export type PerMessageDeflateSettings =
 
 /** @internal Maps {@link CompressionOptions} to `ws`'s `perMessageDeflate`. */
 export function resolveCompression(options: CompressionOptions | undefined): PerMessageDeflateSettings {
-  const o = options ?? {};
-  if (typeof o !== 'object') throw new InvalidOptionError('compression', 'expected an object');
+  const o = nestedOptions('compression', options, COMPRESSION_OPTION_KEYS);
   const enabled = boolOption('compression.enabled', o.enabled, false);
   // Every field is checked even while disabled, so a typo fails at start-up rather than when enabled.
   const settings: Exclude<PerMessageDeflateSettings, false> = {

@@ -1,6 +1,7 @@
-import { RpcException } from '@nestjs/microservices';
+import { RpcException } from '../nest-microservices.js';
 import type { StormLogger } from '../../core/logger.js';
-import { RESOLVED, type SessionBase } from '../../core/session/session.js';
+import type { Session } from '../../core/session/session.js';
+import { RESOLVED } from '../../core/util/resolved.js';
 import type { StormSerializer } from '../wire/body-serializers.js';
 import { encodeFrame, FrameReader, serializeBody, type EncodedBody } from '../wire/frame-codec.js';
 import { FrameKind } from '../wire/frame-kind.js';
@@ -61,7 +62,7 @@ export class RpcConnection {
     this.settings.logger.error(`Session ${this.session.id}: a reply could not be sent: ${(error as Error)?.message ?? String(error)}`);
 
   constructor(
-    readonly session: SessionBase,
+    readonly session: Session,
     private readonly settings: RpcConnectionSettings,
   ) {}
 

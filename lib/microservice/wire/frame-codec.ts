@@ -1,4 +1,5 @@
-import { isPromiseLike } from '../../core/util/async-events.js';
+import { isPromiseLike } from '../../core/util/resolved.js';
+import { StormRpcSerializerError } from '../storm-rpc.errors.js';
 import { StormRpcProtocolError } from '../storm-rpc.errors.js';
 import { JsonBodyDeserializer, JsonBodySerializer, type StormDeserializer, type StormSerializer } from './body-serializers.js';
 import { FrameFlags, type FrameKind } from './frame-kind.js';
@@ -130,8 +131,8 @@ export function serializeBody(serializer: StormSerializer, value: unknown): Enco
   if (value === undefined) return undefined;
   const body: unknown = serializer.serialize(value);
   if (body === undefined || typeof body === 'string' || body instanceof Uint8Array) return body;
-  if (isPromiseLike(body)) throw new TypeError('The serializer returned a promise; Storm serializers must be synchronous');
-  throw new TypeError(`The serializer must return a string, a Uint8Array or undefined, got ${typeof body}`);
+  if (isPromiseLike(body)) throw new StormRpcSerializerError('The serializer returned a promise; Storm serializers must be synchronous');
+  throw new StormRpcSerializerError(`The serializer must return a string, a Uint8Array or undefined, got ${typeof body}`);
 }
 
 /** Deserializes the body that starts at `start`; an empty body is `undefined`. */
@@ -139,7 +140,7 @@ export function deserializeBody(deserializer: StormDeserializer, frame: Buffer, 
   if (start >= frame.length) return undefined;
   if (deserializer instanceof JsonBodyDeserializer) return JSON.parse(frame.toString('utf8', start));
   const value: unknown = deserializer.deserialize(start === 0 ? frame : frame.subarray(start));
-  if (isPromiseLike(value)) throw new TypeError('The deserializer returned a promise; Storm deserializers must be synchronous');
+  if (isPromiseLike(value)) throw new StormRpcSerializerError('The deserializer returned a promise; Storm deserializers must be synchronous');
   return value;
 }
 

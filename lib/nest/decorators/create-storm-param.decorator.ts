@@ -1,6 +1,7 @@
 import type { PipeTransform, Type } from '@nestjs/common';
 import { STORM_ARGS_METADATA } from '../storm.constants.js';
 import type { StormParamtype } from '../storm-paramtype.js';
+import { StormUsageError } from '../errors/storm-usage.error.js';
 
 /** A pipe instance or class, as `@UsePipes()` takes them. */
 export type StormPipe = PipeTransform | Type<PipeTransform>;
@@ -17,7 +18,7 @@ interface ParamMetadata {
  */
 export function createStormParamDecorator(type: StormParamtype, data?: string, pipes: StormPipe[] = []): ParameterDecorator {
   return (target, key, index) => {
-    if (key === undefined) throw new TypeError('Storm parameter decorators apply to method parameters only');
+    if (key === undefined) throw new StormUsageError('Storm parameter decorator', 'applies to method parameters only');
     const existing = (Reflect.getMetadata(STORM_ARGS_METADATA, target.constructor, key) as Record<string, ParamMetadata> | undefined) ?? {};
     const metadata: ParamMetadata = { index, data, pipes };
     Reflect.defineMetadata(STORM_ARGS_METADATA, { ...existing, [`${type}:${index}`]: metadata }, target.constructor, key);

@@ -1,5 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { getStormServerToken, requestStormServer } from '../storm-server.token.js';
+import { StormUsageError } from '../errors/storm-usage.error.js';
 
 /**
  * Injects the server named `name`: a key of the `servers` option (or `'tcp'` / `'ws'`). The
@@ -10,7 +11,7 @@ import { getStormServerToken, requestStormServer } from '../storm-server.token.j
  */
 export function InjectStormServer(name: string): PropertyDecorator & ParameterDecorator {
   if (typeof name !== 'string' || name.length === 0) {
-    throw new TypeError(`@InjectStormServer(name): expected a server name, got ${JSON.stringify(name)}`);
+    throw new StormUsageError('@InjectStormServer(name)', `expected a server name, got ${JSON.stringify(name)}`);
   }
   requestStormServer(name);
   return Inject(getStormServerToken(name));

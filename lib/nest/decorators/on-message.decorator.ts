@@ -1,4 +1,5 @@
 import { addStormHandler } from './add-storm-handler.js';
+import { StormUsageError } from '../errors/storm-usage.error.js';
 
 /**
  * Handles messages whose codec pattern is `pattern` (with the JSON codec: the `event` of
@@ -16,7 +17,7 @@ import { addStormHandler } from './add-storm-handler.js';
  */
 export function OnMessage(pattern?: string): MethodDecorator {
   if (pattern !== undefined && (typeof pattern !== 'string' || pattern.length === 0)) {
-    throw new TypeError(`@OnMessage(pattern): expected a non-empty string, got ${JSON.stringify(pattern)}`);
+    throw new StormUsageError('@OnMessage(pattern)', `expected a non-empty string, got ${JSON.stringify(pattern)}`);
   }
   return addStormHandler({ event: 'message', pattern });
 }

@@ -1,5 +1,6 @@
 import { STORM_GATEWAY_METADATA } from '../storm.constants.js';
 import type { StormGatewayMetadata } from '../storm-event.js';
+import { StormUsageError } from '../errors/storm-usage.error.js';
 
 /**
  * Scopes the handlers of a class to one server: `'tcp'`, `'ws'` (the servers of the `tcp` and
@@ -13,7 +14,7 @@ import type { StormGatewayMetadata } from '../storm-event.js';
  */
 export function StormGateway(server?: string): ClassDecorator {
   if (server !== undefined && (typeof server !== 'string' || server.length === 0)) {
-    throw new TypeError(`@StormGateway(server): expected a server name, got ${JSON.stringify(server)}`);
+    throw new StormUsageError('@StormGateway(server)', `expected a server name, got ${JSON.stringify(server)}`);
   }
   const metadata: StormGatewayMetadata = { server };
   return (target) => {

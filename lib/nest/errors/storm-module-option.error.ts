@@ -1,17 +1,18 @@
-import { StormError } from '../../core/errors.js';
+import { InvalidOptionError } from '../../core/errors.js';
 
 /**
  * An option of `StormModule.forRoot()` / `forRootAsync()` is invalid. The message names the
  * option by its full path (`ws.port`, `servers.chat.transport`) and says what was expected.
- * Shares the code `ERR_STORM_INVALID_OPTION` with the engine's `InvalidOptionError`.
+ * An `InvalidOptionError` (code `ERR_STORM_INVALID_OPTION`) like the engine's.
  */
-export class StormModuleOptionError extends StormError {
+export class StormModuleOptionError extends InvalidOptionError {
   constructor(
     /** The option's path in the module options, e.g. `ws.heartbeat.pingInterval`. */
-    readonly option: string,
+    option: string,
     /** What is wrong and how to fix it. */
-    readonly reason: string,
+    reason: string,
   ) {
-    super('ERR_STORM_INVALID_OPTION', `StormModule: invalid option "${option}": ${reason}`);
+    super(option, reason);
+    this.message = `StormModule: invalid option "${option}": ${reason}`;
   }
 }

@@ -1,4 +1,5 @@
 import { StormError } from '../../core/errors.js';
+import { StormModuleErrorCode } from './storm-module-error-code.js';
 
 /**
  * A class is decorated `@StormGateway(name)` with a name no server of `StormModule` has: its
@@ -14,7 +15,7 @@ export class UnknownStormServerError extends StormError {
     readonly configured: readonly string[],
   ) {
     super(
-      'ERR_STORM_UNKNOWN_SERVER',
+      StormModuleErrorCode.UnknownServer,
       `@StormGateway('${server}') on ${gateway} names no configured server ` +
         `(configured: ${configured.join(', ') || 'none'}); configure it in StormModule.forRoot() or fix the name`,
     );

@@ -1,6 +1,7 @@
 import { HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { EventEnvelope } from '../../core/codec/envelope.js';
 import { StormException } from './storm.exception.js';
+import { isWsException } from './ws-exception.js';
 
 /** What the exception reply's `data` holds. */
 export interface StormExceptionData {
@@ -20,7 +21,8 @@ export type StormExceptionReply = EventEnvelope<StormExceptionData>;
  * reply to send (encoded by the server's codec, like a handler's value); the session stays open
  * (a failed `@OnConnect()` closes it).
  *
- * - `StormException`: its error (`{status: 'error', message}`, or the error object spread in).
+ * - `StormException`, and `WsException` of `@nestjs/websockets`: its error (`{status: 'error', message}`,
+ *   or the error object spread in).
  * - `HttpException` (e.g. `BadRequestException` from `ValidationPipe`, `ForbiddenException`
  *   from a guard): `{status: 'error', statusCode, message}` with the response's message.
  * - Anything else: `{status: 'error', message: 'Internal server error'}`, no internals.
@@ -54,7 +56,7 @@ export class BaseStormExceptionFilter<T = unknown> implements ExceptionFilter<T>
 
   /** The reply data of an exception, without internals. */
   static describe(exception: unknown): StormExceptionData {
-    if (exception instanceof StormException) {
+    if (exception instanceof StormException || isWsException(exception)) {
       const error = exception.getError();
       return typeof error === 'object' && error !== null
         ? { status: 'error', message: exception.message, ...(error as Record<string, unknown>) }

@@ -6,9 +6,11 @@ import tls from 'node:tls';
 
 import {
   DisconnectReason,
+  InvalidOptionError,
   LengthPrefixFramer,
   ListenError,
   silentLogger,
+  StormTcpClient,
   StormTcpServer,
   type RejectedConnection,
   type TcpSession,
@@ -352,6 +354,36 @@ describe('StormTcpServer', () => {
       } finally {
         raw.destroy();
       }
+    });
+  });
+
+  describe('Unix domain socket named socketPath (path stays its alias)', () => {
+    it('serves a client that names the socket socketPath, and refuses two different names', async () => {
+      const socketPath = tmpSocketPath('storm-srv-sp');
+      const server = await startEchoServer({ socketPath, framer: new LengthPrefixFramer() });
+      try {
+        assert.equal(server.port, undefined);
+        const opened = nextSession(server);
+        const client = await connectClient(server, { host: undefined, port: undefined, socketPath, framer: new LengthPrefixFramer() });
+        try {
+          assert.deepEqual((await opened).remoteEndPoint, { path: socketPath });
+          const echo = once<[Buffer]>(client, 'data', T);
+          await client.send(Buffer.from('via socketPath'));
+          assert.equal(String((await echo)[0]), 'via socketPath');
+        } finally {
+          await disconnectAll(client);
+        }
+      } finally {
+        await closeServer(server);
+      }
+      assert.throws(
+        () => new StormTcpServer({ socketPath, path: `${socketPath}.other`, logger: silentLogger }),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'socketPath',
+      );
+      assert.throws(
+        () => new StormTcpClient({ socketPath: '', logger: silentLogger }),
+        (error: unknown) => error instanceof InvalidOptionError && error.option === 'socketPath',
+      );
     });
   });
 

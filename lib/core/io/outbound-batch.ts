@@ -1,10 +1,25 @@
 import type { Socket } from 'node:net';
 import type { FrameWriter } from '../framing/message-framer.js';
+import { asBuffer } from '../util/as-buffer.js';
 
 /** Payloads at least this large are handed to the socket as they are instead of being copied into the batch. */
 const COPY_LIMIT = 16 * 1024;
 const MIN_BATCH = 4 * 1024;
+/** Payloads up to this many bytes are copied byte by byte: cheaper than `set()`'s call for a few bytes. */
+const SMALL_COPY = 32;
 const MAX_BATCH = 256 * 1024;
+
+/** Batches with bytes written this turn, flushed together by one process-wide tick. */
+let dirty: OutboundBatch[] = [];
+let tickScheduled = false;
+
+/** The one flush tick of the process: hands every batch written this turn to its socket. */
+function flushDirty(): void {
+  tickScheduled = false;
+  const batches = dirty;
+  dirty = [];
+  for (let i = 0; i < batches.length; i++) batches[i]!.flush();
+}
 
 /**
  * @internal Collects the frames written during one event-loop turn and hands them to the socket
@@ -17,7 +32,8 @@ export class OutboundBatch implements FrameWriter {
   private chunkBytes = 0;
   private scheduled = false;
   private nextBatchSize = MIN_BATCH;
-  private readonly flushNow = (): void => this.flush();
+  /** Bytes copied into batches since the last flush: the whole turn, not just its last batch. */
+  private copiedThisTurn = 0;
 
   /**
    * @param onWritten called once the bytes of a flush have reached the operating system. Sessions
@@ -38,7 +54,7 @@ export class OutboundBatch implements FrameWriter {
     const length = bytes.length;
     if (length >= COPY_LIMIT) {
       this.seal();
-      this.chunks.push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, length));
+      this.chunks.push(asBuffer(bytes));
       this.chunkBytes += length;
     } else if (length > 0) {
       const batch = this.reserve(length);
@@ -78,17 +94,41 @@ export class OutboundBatch implements FrameWriter {
     this.schedule();
   }
 
+  /** Appends a 32-bit big-endian length and the payload with one reservation (the length-prefix framer's hot path). */
+  writeLengthPrefixed(payload: Uint8Array): void {
+    const length = payload.length;
+    if (length >= COPY_LIMIT) {
+      this.writeUInt32BE(length);
+      this.write(payload);
+      return;
+    }
+    const batch = this.reserve(length + 4);
+    const at = this.used;
+    batch[at] = length >>> 24;
+    batch[at + 1] = (length >>> 16) & 0xff;
+    batch[at + 2] = (length >>> 8) & 0xff;
+    batch[at + 3] = length & 0xff;
+    if (length <= SMALL_COPY) {
+      for (let i = 0; i < length; i++) batch[at + 4 + i] = payload[i]!;
+    } else {
+      batch.set(payload, at + 4);
+    }
+    this.used = at + 4 + length;
+    this.schedule();
+  }
+
   /** Hands everything collected to the socket now. */
   flush(): void {
     this.scheduled = false;
-    const batched = this.used;
     this.seal();
     const chunks = this.chunks;
     if (chunks.length === 0) return;
     this.chunks = [];
     this.chunkBytes = 0;
-    // Size the next batch after this one, so steady traffic needs one allocation per turn.
-    this.nextBatchSize = Math.min(MAX_BATCH, Math.max(MIN_BATCH, batched));
+    // Size the next batch after everything this turn copied (not only its last batch), so steady
+    // traffic fills one buffer per turn and the socket gets one write instead of a writev of pieces.
+    this.nextBatchSize = Math.min(MAX_BATCH, Math.max(MIN_BATCH, this.copiedThisTurn));
+    this.copiedThisTurn = 0;
     const socket = this.socket;
     if (socket.destroyed) return;
     if (chunks.length === 1) {
@@ -108,12 +148,19 @@ export class OutboundBatch implements FrameWriter {
     this.chunkBytes = 0;
     this.batch = undefined;
     this.used = 0;
+    this.copiedThisTurn = 0;
   }
 
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    process.nextTick(this.flushNow);
+    // One tick for every batch of the turn instead of one per batch: no closure per batch and
+    // one nextTick callback however many sessions replied.
+    dirty.push(this);
+    if (!tickScheduled) {
+      tickScheduled = true;
+      process.nextTick(flushDirty);
+    }
   }
 
   private reserve(length: number): Buffer {
@@ -130,6 +177,7 @@ export class OutboundBatch implements FrameWriter {
     if (this.used > 0) {
       this.chunks.push(this.batch.subarray(0, this.used));
       this.chunkBytes += this.used;
+      this.copiedThisTurn += this.used;
     }
     this.batch = undefined;
     this.used = 0;

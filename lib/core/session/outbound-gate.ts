@@ -1,0 +1,178 @@
+import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
+import { isPromiseLike, RESOLVED } from '../util/resolved.js';
+import { toError } from '../util/to-error.js';
+import { ConnectionState } from './connection-state.js';
+import { DisconnectReason } from './disconnect-reason.js';
+import type { OutgoingMessage } from './outgoing-message.js';
+import type { Session } from './session.js';
+import type { SessionLimits } from './session-host.js';
+import { SlowConsumerPolicy } from './slow-consumer-policy.js';
+
+/** A pending-send ceiling under the `wait` policy, as a multiple of `maxPendingSendBytes`, past which the peer is cut off. */
+const WAIT_POLICY_HARD_CAP = 8;
+
+/** What the outbound gate writes to: the session it belongs to. */
+export interface OutboundOwner extends Session {
+  readonly limits: SessionLimits;
+  readonly metrics: ConnectionMetrics;
+  /** Bytes accepted for sending but not yet handed to the operating system. */
+  readonly pendingSendBytes: number;
+  /** The part of `pendingSendBytes` already handed to the socket (not in this turn's batch). */
+  readonly socketPendingBytes: number;
+  /** Frames and queues one message on the socket. */
+  writeMessage(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void;
+  /** Hands batched writes to the socket now. */
+  flushWrites(): void;
+  /** Drops the connection at once. */
+  destroy(reason: DisconnectReason): void;
+}
+
+/**
+ * A session's way out: the send middleware (in order, even when a hook is async), the
+ * slow-consumer policy over pending bytes, the `wait` policy's drain waiters, and the send
+ * counters.
+ *
+ * @internal
+ */
+export class OutboundGate {
+  private sendChain: Promise<void> | undefined;
+  private drainWaiter: { promise: Promise<void>; resolve: () => void } | undefined;
+
+  constructor(private readonly owner: OutboundOwner) {}
+
+  /** Whether pending send bytes exceed the limit. */
+  get isBackpressured(): boolean {
+    return this.owner.pendingSendBytes > this.owner.limits.maxPendingSendBytes;
+  }
+
+  /** Sends one message after middleware; resolves as `Session.send` documents. */
+  send(data: Buffer, isText: boolean): Promise<void> {
+    if (this.owner.state !== ConnectionState.Connected) return RESOLVED;
+    if (this.sendChain !== undefined) {
+      const chained = this.sendChain.then(() => this.sendTransformed(data, isText));
+      this.trackChain(chained);
+      return chained;
+    }
+    if (!this.owner.limits.middleware.hasSenders) return this.admit(data, isText, undefined) ?? RESOLVED;
+    return this.sendTransformed(data, isText);
+  }
+
+  /** Sends a broadcast message; a promise only when the caller must wait. */
+  deliver(message: OutgoingMessage): Promise<void> | undefined {
+    if (this.owner.state !== ConnectionState.Connected) return undefined;
+    if (this.sendChain !== undefined || this.owner.limits.middleware.hasSenders) return this.send(message.data, message.isText);
+    return this.admit(message.data, message.isText, message);
+  }
+
+  /** The socket drained: wakes `wait`-policy senders once below the limit. */
+  drained(): void {
+    if (this.drainWaiter !== undefined && !this.isBackpressured) {
+      const waiter = this.drainWaiter;
+      this.drainWaiter = undefined;
+      waiter.resolve();
+    }
+  }
+
+  /** The session closed: wakes every waiting sender (their messages are gone). */
+  release(): void {
+    const waiter = this.drainWaiter;
+    this.drainWaiter = undefined;
+    waiter?.resolve();
+  }
+
+  /** Counts a message dropped by the policy or a middleware. */
+  countDropped(): void {
+    this.owner.metrics.messagesDropped++;
+    const server = this.owner.limits.serverMetrics;
+    if (server !== undefined) server.messagesDropped++;
+  }
+
+  private sendTransformed(data: Buffer, isText: boolean): Promise<void> {
+    let transformed: Buffer | null | Promise<Buffer | null>;
+    try {
+      transformed = this.owner.limits.middleware.sending(this.owner, data);
+    } catch (error) {
+      return Promise.reject(toError(error));
+    }
+    if (isPromiseLike(transformed)) {
+      const chained = transformed.then((value) => (value === null ? this.countDropped() : this.admit(value, isText, undefined)));
+      this.trackChain(chained);
+      return chained;
+    }
+    if (transformed === null) {
+      this.countDropped();
+      return RESOLVED;
+    }
+    return this.admit(transformed, isText, undefined) ?? RESOLVED;
+  }
+
+  private trackChain(chained: Promise<void>): void {
+    const settled = chained.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.sendChain = settled;
+    void settled.then(() => {
+      if (this.sendChain === settled) this.sendChain = undefined;
+    });
+  }
+
+  /** Applies the slow-consumer policy, then writes. */
+  private admit(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): Promise<void> | undefined {
+    const owner = this.owner;
+    if (owner.state !== ConnectionState.Connected) return undefined;
+    let pending = owner.pendingSendBytes;
+    const limit = owner.limits.maxPendingSendBytes;
+    if (pending > limit && owner.socketPendingBytes <= limit) {
+      // Over the limit only because of bytes batched this turn: hand them to the socket (the
+      // kernel takes what it can at once) so a burst to a fast reader is not mistaken for a slow
+      // consumer. Once the socket itself is over the limit, flushing early would not change the
+      // verdict and would cost a write per message, so the batch waits for its turn.
+      owner.flushWrites();
+      pending = owner.pendingSendBytes;
+    }
+    if (pending > limit) {
+      switch (owner.limits.slowConsumerPolicy) {
+        case SlowConsumerPolicy.Drop:
+          this.countDropped();
+          return undefined;
+        case SlowConsumerPolicy.Disconnect:
+          this.countDropped();
+          owner.destroy(DisconnectReason.SlowConsumer);
+          return undefined;
+        default:
+          if (pending > limit * WAIT_POLICY_HARD_CAP) {
+            this.countDropped();
+            owner.destroy(DisconnectReason.SlowConsumer);
+            return undefined;
+          }
+          this.write(data, isText, prepared);
+          return this.waitForDrain();
+      }
+    }
+    this.write(data, isText, prepared);
+    return undefined;
+  }
+
+  private write(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
+    const owner = this.owner;
+    owner.writeMessage(data, isText, prepared);
+    const metrics = owner.metrics;
+    metrics.messagesSent++;
+    metrics.bytesSent += data.length;
+    const server = owner.limits.serverMetrics;
+    if (server !== undefined) {
+      server.messagesSent++;
+      server.bytesSentTotal += data.length;
+    }
+  }
+
+  private waitForDrain(): Promise<void> {
+    if (this.drainWaiter === undefined) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.drainWaiter = { promise, resolve };
+    }
+    return this.drainWaiter.promise;
+  }
+}
