@@ -6,7 +6,7 @@ import { ModuleRef } from '@nestjs/core';
 import { isObservable, type Observable } from 'rxjs';
 import { InvalidOptionError } from '../core/errors.js';
 import type { DisconnectReason } from '../core/session/disconnect-reason.js';
-import { RESOLVED } from '../core/util/async-events.js';
+import { RESOLVED } from '../core/util/resolved.js';
 import type { WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
 import type { WsMessage } from '../core/ws/ws-message.js';
 import { StormServers } from '../nest/storm-servers.js';
