@@ -11,7 +11,7 @@ import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import { ClusterSessions } from '../session/cluster-sessions.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
-import { SessionManager } from '../session/session-manager.js';
+import { ServerSessionManager } from '../session/server-session-manager.js';
 import type { Session } from '../session/session.js';
 import type { SessionBase } from '../session/session-base.js';
 import type { SessionLimits } from '../session/session-host.js';
@@ -78,7 +78,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   extends AsyncEventEmitter<E>
 {
   /** The open sessions of this server. */
-  readonly sessions = new SessionManager<S>();
+  readonly sessions = new ServerSessionManager<S>();
   /** Named groups; shared with other servers when the `groups` option is given. */
   readonly groups: SessionGroups;
   /** Server-wide counters, exported to OpenTelemetry. */
