@@ -14,7 +14,7 @@ import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
-import { WsHandshakeInfo, WsSession, type WsHandshake, type WsSessionOptions } from './websocket-session.js';
+import { EngineWsSession, WsHandshakeInfo, type WsHandshake, type WsSession, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import {
   resolveCompression,
@@ -112,7 +112,7 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
  * server.on('message', (session, msg) => session.sendText(msg.text)); // echo
  * await server.listen();
  */
-export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents> {
+export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents, EngineWsSession> {
   private readonly wss: WebSocketServer;
   private readonly attached: boolean;
   private readonly heartbeatSettings: ResolvedHeartbeat;
@@ -314,15 +314,15 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   /** @internal Builds the session of an accepted connection; subclasses may return a subclass of `WsSession`. */
-  protected createSession(ws: WebSocket, socket: net.Socket, remoteEndPoint: EndPoint | undefined, handshake: WsHandshake): WsSession {
-    return new WsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake);
+  protected createSession(ws: WebSocket, socket: net.Socket, remoteEndPoint: EndPoint | undefined, handshake: WsHandshake): EngineWsSession {
+    return new EngineWsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake);
   }
 
   private startHeartbeat(): void {
     const { pingInterval, maxMissedPongs } = this.heartbeatSettings;
     if (pingInterval <= 0 || this.heartbeatTimer !== undefined) return;
     this.heartbeatTimer = setInterval(() => {
-      for (const session of this.sessions) session.heartbeat(maxMissedPongs);
+      for (const session of this.engineSessions) session.heartbeat(maxMissedPongs);
     }, pingInterval);
     this.heartbeatTimer.unref();
   }
@@ -350,6 +350,6 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined {
     // Without receiving middleware the session already looked for an ack in these very bytes.
     if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
-    return this.emit('message', session as WsSession, new WsMessage(data, isText));
+    return this.emit('message', session as EngineWsSession, new WsMessage(data, isText));
   }
 }
