@@ -111,11 +111,15 @@ export class StormAdminService implements OnModuleInit, OnModuleDestroy {
       })),
     );
     const registry = this.servers?.groups;
-    const groups =
-      registry === undefined
-        ? []
-        : await Promise.all(registry.groupNames.sort().map(async (name) => ({ name, members: await registry.clusterMemberCount(name) })));
-    return { now: Date.now(), servers, groups, rates: this.sampler.samples, clusterWide: this.clusterOps !== undefined };
+    const ops = this.clusterOps;
+    let groups: { name: string; members: number }[] = [];
+    if (registry !== undefined) {
+      const names = new Set(registry.groupNames);
+      // Groups whose members are all on other nodes are only known from the cluster-wide list.
+      if (ops !== undefined) for (const entry of await ops.clusterList()) for (const group of entry.groups) names.add(group);
+      groups = await Promise.all([...names].sort().map(async (name) => ({ name, members: await registry.clusterMemberCount(name) })));
+    }
+    return { now: Date.now(), servers, groups, rates: this.sampler.samples, clusterWide: ops !== undefined };
   }
 
   /** Sessions matching `query` (id, end point, server, group or item key), at most `limit`. */
@@ -166,9 +170,12 @@ export class StormAdminService implements OnModuleInit, OnModuleDestroy {
     const local = new Map(this.localSessions().map((s) => [s.id, s]));
     const listed = await ops.clusterList();
     return listed
-      .map(
-        (entry) =>
-          local.get(entry.id) ?? {
+      .map((entry) => {
+        const mine = local.get(entry.id);
+        // A local session keeps its details (server, bytes, items) and gets this node's id.
+        return mine !== undefined
+          ? { ...mine, node: entry.node }
+          : {
             id: entry.id,
             server: '',
             node: entry.node,
@@ -176,8 +183,8 @@ export class StormAdminService implements OnModuleInit, OnModuleDestroy {
             connectedAt: entry.connectedAt,
             groups: [...entry.groups],
             items: [],
-          },
-      )
+          };
+      })
       .sort((a, b) => a.id - b.id);
   }
 }

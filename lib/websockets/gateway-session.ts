@@ -35,6 +35,8 @@ export class GatewaySession extends EngineWsSession implements GatewayClient {
   disconnectHooks: ((reason: unknown) => void)[] = [];
   /** @internal The id of the request being handled, until its ack is written. */
   pendingAck: number | undefined = undefined;
+  /** @internal The adapter's continuation for this session's handler results, made once. */
+  onResult: ((result: unknown) => Promise<void> | undefined) | undefined = undefined;
 
   /** @internal */
   constructor(

@@ -10,3 +10,4 @@ export type { StormWsAdapterOptions, GatewayMessageParser } from './storm-ws-ada
 export { GatewayWebSocketServer } from './gateway-websocket-server.js';
 export type { GatewayClient } from './gateway-session.js';
 export type { AckError } from './gateway-ack.js';
+export { StormWsExceptionFilter } from './storm-ws-exception.filter.js';

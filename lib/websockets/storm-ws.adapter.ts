@@ -6,6 +6,7 @@ import { ModuleRef } from '@nestjs/core';
 import { isObservable, type Observable } from 'rxjs';
 import { InvalidOptionError } from '../core/errors.js';
 import type { DisconnectReason } from '../core/session/disconnect-reason.js';
+import { RESOLVED } from '../core/util/resolved.js';
 import type { WebSocketServerOptions } from '../core/ws/storm-websocket-server.js';
 import type { WsMessage } from '../core/ws/ws-message.js';
 import { StormServers } from '../nest/storm-servers.js';
@@ -51,6 +52,8 @@ function translateWsOptions(options: Record<string, unknown>, warn: (key: string
   }
   return out as Partial<StormWsAdapterOptions>;
 }
+
+const SHUTTING_DOWN = { status: 503, message: 'Service unavailable: the server is shutting down' } as const;
 
 const defaultParser: GatewayMessageParser = (data) => JSON.parse(data.toString()) as ReturnType<GatewayMessageParser>;
 
@@ -231,6 +234,8 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
       data = decoded.data;
       id = requestIdOf(decoded);
     }
+    // As StormModule gateways: once shutdown began a request gets 503 rather than a handler that may never finish.
+    if (id !== undefined && server.shuttingDown) return session.sendText(encodeErrorAck(id, SHUTTING_DOWN));
     const tables = session.handlers;
     let pending: Promise<void>[] | undefined;
     let handled = false;
@@ -262,11 +267,11 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
       return undefined;
     }
     if (!isThenable(out)) return this.reply(session, out);
-    return out.then(
-      (result) => this.reply(session, result),
-      (error: unknown) => this.logger.error(error),
-    );
+    // Nest's gateway callbacks are async: reuse the session's reply continuation, no closures per message.
+    return out.then((session.onResult ??= (result: unknown) => this.reply(session, result)), this.onHandlerError);
   }
+
+  private readonly onHandlerError = (error: unknown): void => this.logger.error(error);
 
   private reply(session: GatewaySession, result: unknown): Promise<void> | undefined {
     if (result === undefined || result === null) return undefined;
@@ -280,7 +285,9 @@ export class StormWsAdapter implements WebSocketAdapter<GatewayWebSocketServer, 
       return undefined;
     }
     if (isThenable(result)) return result.then((value) => this.reply(session, value));
-    return session.sendText(JSON.stringify(result));
+    const sent = session.sendText(JSON.stringify(result));
+    // Written without backpressure: nothing to wait for, and no thenable for the caller's promise to adopt (two microtask hops).
+    return sent === RESOLVED ? undefined : sent;
   }
 
   /** §8: the handler's result (an Observable's last value) as `{"ack":id,"data"}`, or its error as an error ack. */
