@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import WebSocket from 'ws';
 
@@ -43,8 +44,10 @@ describe('server events carry the public session interfaces (issue 12, item 5)',
     server.on('connected', (session: WsSession) => void seen.push(session.protocol === '' ? 'WsSession' : session.protocol));
     const opened = nextWsSession(server);
     const client = new WebSocket(`ws://127.0.0.1:${server.port}/room`);
+    client.on('error', () => undefined); // a failure shows as the awaited 'open' timing out
     try {
-      const session = await opened;
+      await withTimeout(once(client, 'open'), 5000, 'client open');
+      const session = await withTimeout(opened, 5000, 'session');
       assert.deepEqual(seen, ['Session', '/room', 'WsSession']);
       assert.ok(session instanceof WsSession);
       // @ts-expect-error the engine's internals are not part of WsSession
