@@ -10,6 +10,7 @@ export { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
 export { SessionKey } from './session/session-key.js';
 export type { Session, CloseOptions } from './session/session.js';
 export { SessionManager } from './session/session-manager.js';
+export { ServerSessionManager } from './session/server-session-manager.js';
 export { SessionGroups } from './session/session-groups.js';
 export type { BroadcastOptions, BroadcastExclude } from './session/delivery.js';
 export type {

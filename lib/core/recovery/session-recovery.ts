@@ -2,7 +2,7 @@ import type { StormLogger } from '../logger.js';
 import type { BroadcastRelay } from '../session/broadcast-relay.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionGroups } from '../session/session-groups.js';
-import type { SessionManager } from '../session/session-manager.js';
+import type { ServerSessionManager } from '../session/server-session-manager.js';
 import type { SessionBase } from '../session/session-base.js';
 import { DetachedSession, type HandedOverPresence } from './detached-session.js';
 import { OutboundLog } from './outbound-log.js';
@@ -69,7 +69,7 @@ export class SessionRecovery {
   constructor(
     readonly settings: ResolvedRecovery,
     private readonly groups: SessionGroups,
-    private readonly sessions: SessionManager<SessionBase>,
+    private readonly sessions: ServerSessionManager<SessionBase>,
     private readonly logger: StormLogger,
     private readonly relay: BroadcastRelay | undefined,
     /** Names this server's recovery on the backplane (the session scope). */

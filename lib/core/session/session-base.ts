@@ -140,6 +140,10 @@ export abstract class SessionBase implements Session {
     return this.terminate(this.limits.localCloseReason, options);
   }
 
+  /**
+   * @internal Closes gracefully with a given reason, as the engine's own limits do (`IdleTimeout`,
+   * `GoingAway`, `RateLimited`, ...). Outside the engine's sessions, use `terminateSession()`.
+   */
   terminate(reason: DisconnectReason, options: CloseOptions = {}): Promise<void> {
     if (!this.lifecycle.beginClose(reason)) return this.closed;
     const { signal } = options;

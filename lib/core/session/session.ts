@@ -59,8 +59,6 @@ export interface Session {
    * The reason becomes `ClosedByServer` (`ClosedByClient` for a client's own connection).
    */
   close(options?: CloseOptions): Promise<void>;
-  /** Closes gracefully with a given reason, as the engine's own limits do (e.g. `RateLimited`). */
-  terminate(reason: DisconnectReason, options?: CloseOptions): Promise<void>;
   /** Drops the connection at once; the reason becomes `Aborted`. */
   abort(): void;
   /** Joins a named group (see `SessionGroups`). */

@@ -14,7 +14,7 @@ import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
-import { WsHandshakeInfo, WsSession, type WsHandshake, type WsSessionOptions } from './websocket-session.js';
+import { EngineWsSession, WsHandshakeInfo, type WsHandshake, type WsSession, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
 import { readResumeRequest } from '../recovery/resume-request.js';
@@ -23,6 +23,7 @@ import type { DetachedSession } from '../recovery/detached-session.js';
 import { isReceivedReport, readReceivedCount } from '../recovery/recovery-messages.js';
 import { welcomeDocument } from '../session/session-requests.js';
 import type { SessionBase } from '../session/session-base.js';
+import type { ServerSessionManager } from '../session/server-session-manager.js';
 import {
   resolveCompression,
   resolveHeartbeat,
@@ -125,7 +126,7 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
  * server.on('message', (session, msg) => session.sendText(msg.text)); // echo
  * await server.listen();
  */
-export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents> {
+export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents, EngineWsSession> {
   private readonly wss: WebSocketServer;
   private readonly attached: boolean;
   private readonly heartbeatSettings: ResolvedHeartbeat;
@@ -180,7 +181,15 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.recovery =
       recovery === undefined
         ? undefined
-        : new SessionRecovery(recovery, this.groups, this.sessions, this.logger, options.backplane, `storm.recovery:${this.sessions.clusterScope}`);
+        : new SessionRecovery(
+            recovery,
+            this.groups,
+            // The sessions this server registers are its engine sessions.
+            this.sessions as unknown as ServerSessionManager<SessionBase>,
+            this.logger,
+            options.backplane,
+            `storm.recovery:${this.sessions.clusterScope}`,
+          );
     const deflate = resolveCompression(options.compression);
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
     this.sessionOptions = { role: 'server', closeTimeout: this.config.closeTimeout, compressionThreshold: this.compressionThreshold };
@@ -372,8 +381,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,
     id?: number,
-  ): WsSession {
-    return new WsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake, undefined, id);
+  ): EngineWsSession {
+    return new EngineWsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake, undefined, id);
   }
 
   /** Connection state recovery figures, or `undefined` without the `recovery` option. */
@@ -385,7 +394,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
    * Recovery: `$welcome` carries the resume token and is not part of the log; a resumed session's
    * replay follows it at once, before `connected` handlers can send anything.
    */
-  protected override welcome(session: WsSession): void {
+  protected override welcome(session: EngineWsSession): void {
     const recovery = this.recovery;
     if (recovery === undefined || session.outboundLog === undefined) {
       super.welcome(session);
@@ -401,14 +410,14 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal */
   sessionTransportClosed(session: Session, reason: DisconnectReason): void {
-    this.recovery?.transportClosed(session as WsSession, reason);
+    this.recovery?.transportClosed(session as EngineWsSession, reason);
   }
 
   private startHeartbeat(): void {
     const { pingInterval, maxMissedPongs } = this.heartbeatSettings;
     if (pingInterval <= 0 || this.heartbeatTimer !== undefined) return;
     this.heartbeatTimer = setInterval(() => {
-      for (const session of this.sessions) session.heartbeat(maxMissedPongs);
+      for (const session of this.engineSessions) session.heartbeat(maxMissedPongs);
     }, pingInterval);
     this.heartbeatTimer.unref();
   }
@@ -447,6 +456,6 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     }
     // Without receiving middleware the session already looked for an ack in these very bytes.
     if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
-    return this.emit('message', session as WsSession, new WsMessage(data, isText));
+    return this.emit('message', session as EngineWsSession, new WsMessage(data, isText));
   }
 }

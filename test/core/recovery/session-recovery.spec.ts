@@ -302,7 +302,7 @@ describe('connection state recovery (WebSocket server `recovery` option)', () =>
     const inbox: string[] = [];
     ws.on('message', (data) => inbox.push(String(data)));
     const session = await opened;
-    assert.equal(session.outboundLog, undefined);
+    assert.equal((session as unknown as { outboundLog?: unknown }).outboundLog, undefined);
     assert.equal(session.recovered, false);
     assert.equal(server.recoveryStats, undefined);
     await session.sendText('{"event":"plain","data":1}');
