@@ -7,17 +7,16 @@
  * its count from time to time, which frees them early); once detached, entries written after the
  * drop are what the client certainly lacks, so when they alone outgrow the bound the log
  * overflows and the session cannot be recovered any more.
+ *
+ * Storage is one arena per log: payload bytes are copied, back to back, into a single reused Buffer
+ * and entry lengths and text flags live in a ring of typed arrays, so logging a message allocates
+ * nothing on the heap (no object or Buffer view per entry that would live until acknowledged and
+ * be promoted to old space). Entry `i` starts where entry `i - 1` ends; positions are "virtual"
+ * (total bytes ever written), `storeBase` being the virtual position of the arena's first byte.
  */
 export class OutboundLog {
   /** Sequence number of the last message written. */
   seq = 0;
-  /** Bytes held (payloads only). */
-  bytes = 0;
-  private data: Buffer[] = [];
-  private text: boolean[] = [];
-  private head = 0;
-  /** First sequence number that must not be evicted (messages written after the drop). */
-  private pinnedFrom = Number.POSITIVE_INFINITY;
   /** Set once the bound was exceeded by pinned entries. */
   overflowed = false;
   /** The resume token the client holds for this log (single use: replaced on every resume). */
@@ -29,43 +28,82 @@ export class OutboundLog {
    */
   previousToken: string | undefined;
 
-  constructor(private readonly maxBytes: number) {}
+  /** Payload bytes, back to back; `EMPTY` until the first entry. */
+  private store: Buffer = EMPTY;
+  /** Virtual position of `store[0]`. */
+  private storeBase = 0;
+  /** Virtual position where the oldest entry starts. */
+  private start = 0;
+  /** Virtual position where the next entry goes. */
+  private end = 0;
+  /** Ring of entry lengths and text flags (capacity a power of two). */
+  private lengths = new Float64Array(INITIAL_ENTRIES);
+  private texts = new Uint8Array(INITIAL_ENTRIES);
+  private head = 0;
+  private count = 0;
+  /** First sequence number that must not be evicted (messages written after the drop). */
+  private pinnedFrom = Number.POSITIVE_INFINITY;
+  /** Largest arena kept: the byte bound plus slack so compaction stays rare near the bound. */
+  private readonly maxStore: number;
+
+  constructor(private readonly maxBytes: number) {
+    this.maxStore = maxBytes + Math.ceil(maxBytes / 4);
+  }
+
+  /** Bytes held (payloads only). */
+  get bytes(): number {
+    return this.end - this.start;
+  }
 
   /** Sequence number of the oldest entry still held. */
   get firstSeq(): number {
-    return this.seq - (this.data.length - this.head) + 1;
+    return this.seq - this.count + 1;
   }
 
   /** Number of entries held. */
   get size(): number {
-    return this.data.length - this.head;
+    return this.count;
   }
 
-  /** Appends one message; returns `false` when the log overflowed (detached sessions only). */
+  /** Appends (copies) one message; returns `false` when the log overflowed (detached sessions only). */
   append(data: Buffer, isText: boolean): boolean {
-    if (this.pinnedFrom !== Number.POSITIVE_INFINITY) data = compactCopy(data);
+    if (this.overflowed) return false;
     this.seq++;
-    this.data.push(data);
-    this.text.push(isText);
-    this.bytes += data.length;
-    if (this.bytes > this.maxBytes) this.evict();
-    return !this.overflowed;
+    const length = data.length;
+    if (this.bytes + length > this.maxBytes) {
+      while (this.count > 0 && this.bytes + length > this.maxBytes && this.firstSeq < this.pinnedFrom) this.dropHead();
+      if (this.bytes + length > this.maxBytes) {
+        if (this.seq >= this.pinnedFrom) {
+          this.overflowed = true;
+          this.clear();
+          return false;
+        }
+        // A live message larger than the bound: it can never be replayed, the log is simply past it.
+        this.dropAll();
+        return true;
+      }
+    }
+    if (this.count === this.lengths.length) this.growEntries();
+    const position = this.reserve(length);
+    if (length > 0) data.copy(this.store, position);
+    const slot = (this.head + this.count) & (this.lengths.length - 1);
+    this.lengths[slot] = length;
+    this.texts[slot] = isText ? 1 : 0;
+    this.count++;
+    this.end += length;
+    return true;
   }
 
   /** Frees entries the client has confirmed (its received count). */
   acknowledge(count: number): void {
     const keepFrom = Math.min(count + 1, this.seq + 1);
-    while (this.head < this.data.length && this.firstSeq < keepFrom) this.dropHead();
-    this.compact();
+    while (this.count > 0 && this.firstSeq < keepFrom) this.dropHead();
+    if (this.count === 0) this.dropAll();
   }
 
   /** From now on entries are what the client lacks: they may not be evicted. */
   pin(): void {
     this.pinnedFrom = this.seq + 1;
-    // Entries may be small views of large buffers (a received message echoed back is a view of
-    // the socket's read chunk): harmless while the client acknowledges them quickly, but a detached
-    // session may wait for minutes, so it keeps compact copies instead.
-    for (let i = this.head; i < this.data.length; i++) this.data[i] = compactCopy(this.data[i]!);
   }
 
   /** Entries may be evicted again (the session is live). */
@@ -78,53 +116,89 @@ export class OutboundLog {
     return !this.overflowed && Number.isSafeInteger(count) && count >= this.firstSeq - 1 && count <= this.seq;
   }
 
-  /** Calls `write` for every entry after `count`, in order. */
+  /** Calls `write` with a copy of every entry after `count`, in order. */
   replayAfter(count: number, write: (data: Buffer, isText: boolean) => void): void {
-    const start = this.head + (count - (this.firstSeq - 1));
-    for (let i = start; i < this.data.length; i++) write(this.data[i]!, this.text[i]!);
-  }
-
-  /** Drops every entry (the session is gone). */
-  clear(): void {
-    this.data = [];
-    this.text = [];
-    this.head = 0;
-    this.bytes = 0;
-  }
-
-  private evict(): void {
-    while (this.bytes > this.maxBytes && this.head < this.data.length && this.firstSeq < this.pinnedFrom) this.dropHead();
-    if (this.bytes > this.maxBytes) {
-      this.overflowed = true;
-      this.clear();
+    const skip = count - (this.firstSeq - 1);
+    const mask = this.lengths.length - 1;
+    const entries: [Buffer, boolean][] = [];
+    let position = this.start - this.storeBase;
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.head + i) & mask;
+      const length = this.lengths[slot]!;
+      // Copies: the arena is reused once the entries are acknowledged, the writer may hold on.
+      if (i >= skip) entries.push([Buffer.from(this.store.subarray(position, position + length)), this.texts[slot] === 1]);
+      position += length;
     }
-    this.compact();
+    for (const [data, isText] of entries) write(data, isText);
+  }
+
+  /** Drops every entry and the arena (the session is gone). */
+  clear(): void {
+    this.dropAll();
+    this.store = EMPTY;
+    this.storeBase = this.end;
+    if (this.lengths.length > INITIAL_ENTRIES) {
+      this.lengths = new Float64Array(INITIAL_ENTRIES);
+      this.texts = new Uint8Array(INITIAL_ENTRIES);
+    }
+  }
+
+  /** Arena offset for `length` more bytes, compacting or growing the arena when the tail is full. */
+  private reserve(length: number): number {
+    const store = this.store;
+    const offset = this.end - this.storeBase;
+    if (offset + length <= store.length) return offset;
+    const live = this.bytes;
+    const needed = live + length;
+    const from = this.start - this.storeBase;
+    if (needed <= store.length - (store.length >> 2) || store.length >= this.maxStore) {
+      // Enough room once the live bytes move to the front (at least a quarter of the arena frees
+      // up, so copying stays amortised O(1) per byte); at the largest size `needed` always fits.
+      store.copyWithin(0, from, offset);
+    } else {
+      const size = Math.min(this.maxStore, Math.max(store.length * 2, needed + (needed >> 1), INITIAL_STORE));
+      const grown = Buffer.allocUnsafeSlow(size);
+      store.copy(grown, 0, from, offset);
+      this.store = grown;
+    }
+    this.storeBase = this.start;
+    return live;
+  }
+
+  private growEntries(): void {
+    const capacity = this.lengths.length;
+    const lengths = new Float64Array(capacity * 2);
+    const texts = new Uint8Array(capacity * 2);
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.head + i) & (capacity - 1);
+      lengths[i] = this.lengths[slot]!;
+      texts[i] = this.texts[slot]!;
+    }
+    this.lengths = lengths;
+    this.texts = texts;
+    this.head = 0;
   }
 
   private dropHead(): void {
-    this.bytes -= this.data[this.head]!.length;
-    this.data[this.head] = EMPTY;
-    this.head++;
+    this.start += this.lengths[this.head]!;
+    this.head = (this.head + 1) & (this.lengths.length - 1);
+    this.count--;
   }
 
-  private compact(): void {
-    if (this.head === this.data.length) {
-      this.data = [];
-      this.text = [];
-      this.head = 0;
-    } else if (this.head > 64 && this.head * 2 > this.data.length) {
-      this.data = this.data.slice(this.head);
-      this.text = this.text.slice(this.head);
-      this.head = 0;
-    }
+  /** Forgets every entry; the arena is kept for reuse unless it grew large. */
+  private dropAll(): void {
+    this.head = 0;
+    this.count = 0;
+    this.start = this.end;
+    this.storeBase = this.end;
+    if (this.store.length > KEPT_STORE) this.store = EMPTY;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** A copy of a small view of a large backing store, so the log does not keep the store alive. */
-function compactCopy(data: Buffer): Buffer {
-  return data.buffer.byteLength > SLICE_COPY_LIMIT && data.buffer.byteLength > 4 * data.length ? Buffer.from(data) : data;
-}
-/** Backing stores above this size are not kept alive by a small logged view of them. */
-const SLICE_COPY_LIMIT = 16 * 1024;
+/** Entry ring capacity of a new log. */
+const INITIAL_ENTRIES = 64;
+/** Smallest arena allocated. */
+const INITIAL_STORE = 4096;
+/** An empty log keeps an arena up to this size (larger ones are released). */
+const KEPT_STORE = 64 * 1024;
