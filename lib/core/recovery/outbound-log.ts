@@ -68,10 +68,11 @@ export class OutboundLog {
   /** Appends (copies) one message; returns `false` when the log overflowed (detached sessions only). */
   append(data: Buffer, isText: boolean): boolean {
     if (this.overflowed) return false;
-    this.seq++;
     const length = data.length;
     if (this.bytes + length > this.maxBytes) {
+      // Room first (`firstSeq` counts held entries, so the new one is numbered only afterwards).
       while (this.count > 0 && this.bytes + length > this.maxBytes && this.firstSeq < this.pinnedFrom) this.dropHead();
+      this.seq++;
       if (this.bytes + length > this.maxBytes) {
         if (this.seq >= this.pinnedFrom) {
           this.overflowed = true;
@@ -82,6 +83,8 @@ export class OutboundLog {
         this.dropAll();
         return true;
       }
+    } else {
+      this.seq++;
     }
     if (this.count === this.lengths.length) this.growEntries();
     const position = this.reserve(length);
