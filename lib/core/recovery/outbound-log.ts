@@ -202,6 +202,6 @@ const EMPTY = Buffer.alloc(0);
 /** Entry ring capacity of a new log. */
 const INITIAL_ENTRIES = 64;
 /** Smallest arena allocated. */
-const INITIAL_STORE = 4096;
+const INITIAL_STORE = 1024;
 /** An empty log keeps an arena up to this size (larger ones are released). */
 const KEPT_STORE = 64 * 1024;
