@@ -14,6 +14,7 @@ import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
+import { shareHeaderValues } from './shared-header-values.js';
 import { WsHandshakeInfo, WsSession, type WsHandshake, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import {
@@ -302,7 +303,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const startedAt = this.handshakes.untrack(socket);
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
     this.tuneSocket(socket);
-    const handshake = new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol);
+    const handshake = new WsHandshakeInfo(context.request.url ?? '/', shareHeaderValues(context.headers), ws.protocol === '' ? undefined : ws.protocol);
     const session = this.createSession(ws, socket, context.remoteEndPoint, handshake);
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
