@@ -208,7 +208,22 @@ async function echo(job) {
         if (n > 0) refill(n);
       });
     } else {
-      const onData = wsReplies(socket, job.protocol === 'sio', refill);
+      // `report`: a recovery client tells the server its received count (after `$welcome`) every
+      // `report` messages, as StormSocket does, so the server's outbound log stays short.
+      let received = 0;
+      let reported = 0;
+      const counted =
+        job.report === undefined
+          ? refill
+          : (n) => {
+              received += n;
+              if (received - reported >= job.report) {
+                reported = received;
+                socket.write(maskedFrame(Buffer.from(`{"event":"$received","data":${received - 1}}`), 1));
+              }
+              refill(n);
+            };
+      const onData = wsReplies(socket, job.protocol === 'sio', counted);
       socket.on('data', onData);
       if (rest.length > 0) onData(rest);
     }

@@ -86,9 +86,19 @@ export function buildScenarios(o) {
     unit: 'msg/s',
     better: 'higher',
     reference: 'ws',
-    targets: wsTargets().map((t) => ({ ...t, job: { ...t.job, conns: o.connections, inflight: o.inflight } })),
+    targets: [
+      ...wsTargets(),
+      {
+        id: 'core-ws-recovery',
+        label: 'core StormWebSocketServer, recovery on (client reports every 64)',
+        server: 'core-ws-recovery',
+        job: { ...wsEcho, report: 64 },
+        ours: true,
+      },
+    ].map((t) => ({ ...t, job: { ...t.job, conns: o.connections, inflight: o.inflight } })),
     goals: [
       { target: 'core-ws', vs: 'ws', op: '>=', ratio: 0.95 },
+      { target: 'core-ws-recovery', vs: 'core-ws', op: '>=', ratio: 0.9 },
       { target: 'storm-nest', vs: 'ws', op: '>=', ratio: 0.8 },
       { target: 'storm-nest', vs: 'nest-gateway', op: '>=', ratio: 2 },
       { target: 'storm-ws-adapter', vs: 'nest-gateway', op: '>=', ratio: 3 },
@@ -211,8 +221,18 @@ export function buildScenarios(o) {
         ours: true,
       },
       { id: 'storm-nest', label: 'StormModule gateway (+group)', server: 'storm-nest-groups', job: idle, ours: true },
+      {
+        id: 'core-ws-recovery',
+        label: 'core StormWebSocketServer (+group), recovery on',
+        server: 'core-ws-groups-recovery',
+        job: idle,
+        ours: true,
+      },
     ],
-    goals: [{ target: 'core-ws', vs: 'ws', op: '<=', ratio: 1.15 }],
+    goals: [
+      { target: 'core-ws', vs: 'ws', op: '<=', ratio: 1.15 },
+      { target: 'core-ws-recovery', vs: 'core-ws', op: '<=', ratio: 1.2 },
+    ],
   });
 
   const acceptTcp = { transport: 'tcp', size: 32, concurrency: o.acceptConcurrency };

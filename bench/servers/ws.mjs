@@ -129,9 +129,15 @@ async function socketIoAck() {
 }
 
 /** Core StormWebSocketServer: echo; `groups` joins every session to group 'all' on connect. */
-async function core({ groups = false } = {}) {
+async function core({ groups = false, recovery = false } = {}) {
   const lib = await loadCore();
-  const server = new lib.StormWebSocketServer({ host: HOST, port: 0, backlog: 4096, logger: lib.silentLogger });
+  const server = new lib.StormWebSocketServer({
+    host: HOST,
+    port: 0,
+    backlog: 4096,
+    logger: lib.silentLogger,
+    ...(recovery ? { recovery: {} } : {}),
+  });
   server.on('message', (session, message) => {
     if (message.isText) session.sendText(message.data);
     else session.send(message.data);
@@ -164,4 +170,6 @@ export const wsServers = {
   'socketio-ack': () => socketIoAck(),
   'core-ws': () => core(),
   'core-ws-groups': () => core({ groups: true }),
+  'core-ws-recovery': () => core({ recovery: true }),
+  'core-ws-groups-recovery': () => core({ groups: true, recovery: true }),
 };

@@ -2,7 +2,9 @@ import { encodeAck, encodeErrorAck, encodeEvent, parseDocument, type EventMessag
 import { RequestTable, type RequestOptions } from '../protocol/request-table.js';
 import { assertEventName, isReservedEvent, WELCOME_EVENT } from '../protocol/reserved-names.js';
 import { BufferFullError, NotConnectedError } from './client-errors.js';
-import type { AnyEvents, EventArgs, EventHandler, EventMap, EventResult, LifecycleEvents } from './event-map.js';
+import type { AnyEvents, EventArgs, EventHandler, EventMap, EventResult, LifecycleEvents, PresenceState } from './event-map.js';
+import { PresenceMap } from './presence-map.js';
+import { RecoveryTracker } from './recovery-tracker.js';
 import {
   backoffDelay,
   resolveBackoff,
@@ -33,6 +35,8 @@ interface Buffered {
 }
 
 const OPEN = 1;
+/** Presence state and diffs of tracked groups (SPEC §9.2). */
+const PRESENCE_EVENT = '$presence';
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
@@ -74,6 +78,10 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = true;
   private waiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readonly recovery = new RecoveryTracker();
+  private readonly presenceMap = new PresenceMap();
+  /** Whether `$welcome` arrived on the current connection (messages after it are counted). */
+  private welcomed = false;
 
   constructor(url: string | URL, options: StormSocketOptions = {}) {
     const Ws = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -90,6 +98,14 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     this.backoff = resolveBackoff(options.reconnect);
     this.requestTimeout = options.requestTimeout ?? 10_000;
     this.maxBuffered = options.maxBufferedMessages ?? 1000;
+  }
+
+  /**
+   * Who is present in a group this client's session is tracked in (SPEC §9.2), kept from the
+   * server's `$presence` messages: a plain object, read synchronously; `{}` for an unknown group.
+   */
+  presence(group: string): PresenceState {
+    return this.presenceMap.get(group);
   }
 
   /** Messages waiting in the offline buffer. */
@@ -170,6 +186,7 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     this.ws = undefined;
     this.buffer = [];
     this.requests.rejectAll(new NotConnectedError('Socket closed'));
+    this.recovery.reset();
     this.settleWaiters(new NotConnectedError('Socket closed'));
     if (ws !== undefined) {
       this.detach(ws);
@@ -192,14 +209,17 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
   private open(): void {
     let ws: WebSocket;
     try {
-      ws = new this.Ws(this.url, this.protocols);
+      ws = new this.Ws(this.recovery.url(this.url), this.protocols);
     } catch (error) {
       this.fire('error', asError(error));
       this.retry();
       return;
     }
     this.ws = ws;
+    this.welcomed = false;
     ws.onmessage = (event: MessageEvent) => {
+      // Recovery counts every message after `$welcome`, binary and unreadable ones included.
+      if (this.welcomed) this.recovery.received((text) => ws.readyState === OPEN && ws.send(text));
       if (typeof event.data === 'string') this.receive(event.data);
     };
     ws.onclose = (event: CloseEvent) => {
@@ -216,13 +236,21 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     ws.onmessage = ws.onclose = ws.onerror = null;
   }
 
+  /** Rejects the requests written to a connection that is gone (those still buffered wait). */
+  private failWritten(): void {
+    const buffered = new Set(this.buffer.map((m) => m.id));
+    const error = new NotConnectedError('Connection lost before the answer');
+    for (const id of this.requests.ids()) if (!buffered.has(id)) this.requests.fail(id, error);
+  }
+
   /** The connection closed: in-flight requests reject; `disconnect` fires if it had connected. */
   private lost(code: number, reason: string): void {
-    // Requests written to this connection cannot be answered on another one; buffered ones wait.
-    if (this.requests.size > 0) {
-      const buffered = new Set(this.buffer.map((m) => m.id));
-      const error = new NotConnectedError('Connection lost before the answer');
-      for (const id of this.requests.ids()) if (!buffered.has(id)) this.requests.fail(id, error);
+    this.welcomed = false;
+    this.recovery.pause();
+    // Requests written to this connection cannot be answered on another one (buffered ones wait) —
+    // unless a resume is ahead: then the replay carries their acks.
+    if (this.requests.size > 0 && (this.recovery.token === undefined || this.stopped)) {
+      this.failWritten();
     }
     if (!this.connected) return;
     this.connected = false;
@@ -261,15 +289,27 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
     } else if (message.kind === 'invalid') {
       this.fire('error', new TypeError(`Invalid document from the server: ${message.reason}`));
     } else if (message.event === WELCOME_EVENT) {
-      this.welcome(message.data as { id?: unknown; recovered?: unknown } | undefined);
+      this.welcome(message.data as { id?: unknown; recovered?: unknown; resume?: unknown } | undefined);
+    } else if (message.event === PRESENCE_EVENT) {
+      const group = this.presenceMap.apply(message.data);
+      if (group !== undefined) this.fire('presence', group, this.presenceMap.get(group));
     } else if (!isReservedEvent(message.event) && !LIFECYCLE.has(message.event)) {
       this.dispatch(message);
     }
   }
 
-  private welcome(data: { id?: unknown; recovered?: unknown } | undefined): void {
+  private welcome(data: { id?: unknown; recovered?: unknown; resume?: unknown } | undefined): void {
     if (typeof data?.id === 'number') this.id = data.id;
     this.recovered = data?.recovered === true;
+    this.welcomed = true;
+    this.recovery.welcomed(this.recovered, data?.resume);
+    // Tell a resumed session at once that its new token arrived (the old one stops working).
+    if (this.recovered) this.recovery.confirm((text) => this.ws?.readyState === OPEN && this.ws.send(text));
+    if (!this.recovered) {
+      // A fresh session: what the old one had in flight will never be answered, and its presence is gone.
+      if (this.requests.size > 0) this.failWritten();
+      for (const group of this.presenceMap.clear()) this.fire('presence', group, {});
+    }
     this.connected = true;
     this.attempt = 0;
     const buffered = this.buffer;

@@ -10,6 +10,7 @@ export { SlowConsumerPolicy } from './session/slow-consumer-policy.js';
 export { SessionKey } from './session/session-key.js';
 export type { Session, CloseOptions } from './session/session.js';
 export { SessionManager } from './session/session-manager.js';
+export { ServerSessionManager } from './session/server-session-manager.js';
 export { SessionGroups } from './session/session-groups.js';
 export type { BroadcastOptions, BroadcastExclude } from './session/delivery.js';
 export type {
@@ -87,3 +88,8 @@ export {
   ProtocolError,
 } from '../protocol/protocol-errors.js';
 export { WELCOME_EVENT, PRESENCE_EVENT, RESERVED_PREFIX } from '../protocol/reserved-names.js';
+export type { RecoveryOptions } from './recovery/recovery-options.js';
+export { DEFAULT_RECOVERY_WINDOW, DEFAULT_RECOVERY_BUFFER } from './recovery/recovery-options.js';
+export type { RecoveryStats } from './recovery/session-recovery.js';
+export { RESUME_TOKEN_PARAM, RESUME_COUNT_PARAM } from './recovery/resume-request.js';
+export type { PresenceState, PresenceMeta } from './presence/presence-state.js';

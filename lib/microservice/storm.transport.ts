@@ -7,6 +7,7 @@ import type { StormLogger } from '../core/logger.js';
 import type { RejectedConnection } from '../core/server/storm-server.js';
 import { DisconnectReason } from '../core/session/disconnect-reason.js';
 import type { Session } from '../core/session/session.js';
+import { terminateSession } from '../core/session/terminate-session.js';
 import type { StormTcpServer } from '../core/tcp/storm-tcp-server.js';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
 import { RpcConnection, type RpcConnectionSettings } from './server/rpc-connection.js';
@@ -230,7 +231,7 @@ export class StormTransport
   private protocolError(connection: RpcConnection, problem: string): undefined {
     const session = connection.session;
     this.coreLogger.warn(`Session ${session.id} broke the wire format (${problem}); closing it with ProtocolError`);
-    void session.terminate(DisconnectReason.ProtocolError);
+    void terminateSession(session, DisconnectReason.ProtocolError);
     return undefined;
   }
 

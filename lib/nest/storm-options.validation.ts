@@ -148,6 +148,9 @@ function serverSpec(
     }
   }
   checkCodecOption(`${path}.codec`, codec);
+  if (transport === 'tcp' && (engine as { recovery?: unknown }).recovery !== undefined) {
+    throw new StormModuleOptionError(`${path}.recovery`, 'connection state recovery is a WebSocket feature (SPEC §9.1): set it on ws servers');
+  }
   if (engine.backplane !== undefined) {
     throw new StormModuleOptionError(`${path}.backplane`, 'give the backplane once, as the module\'s "backplane" option: the servers share their groups');
   }

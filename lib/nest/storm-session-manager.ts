@@ -1,4 +1,3 @@
-import { StormError } from '../core/errors.js';
 import type { BroadcastOptions } from '../core/session/session-groups.js';
 import type { ClusterListOptions, ClusterSessionInfo } from '../core/session/cluster-sessions.js';
 import { SessionManager } from '../core/session/session-manager.js';
@@ -11,7 +10,8 @@ interface HasSessions {
 
 /**
  * The `SessionManager` injected by `StormModule`: the sessions of every server of the module
- * (TCP and WebSocket, unnamed and named) seen as one. Ids are unique across servers.
+ * (TCP and WebSocket, unnamed and named) seen as one. Ids are unique across servers. It holds no
+ * sessions of its own: every call goes to the servers' managers (backplanes are the servers' too).
  *
  * @example
  * constructor(private readonly sessions: SessionManager) {}
@@ -23,17 +23,13 @@ export class StormSessionManager extends SessionManager<Session> {
     super();
   }
 
-  override get count(): number {
+  get count(): number {
     let count = 0;
     for (const server of this.servers()) count += server.sessions.count;
     return count;
   }
 
-  override get all(): Session[] {
-    return this.servers().flatMap((server) => server.sessions.all);
-  }
-
-  override get(id: number): Session | undefined {
+  get(id: number): Session | undefined {
     for (const server of this.servers()) {
       const session = server.sessions.get(id);
       if (session !== undefined) return session;
@@ -41,26 +37,18 @@ export class StormSessionManager extends SessionManager<Session> {
     return undefined;
   }
 
-  override tryGet(id: number): Session | undefined {
-    return this.get(id);
-  }
-
-  override has(id: number): boolean {
-    return this.get(id) !== undefined;
-  }
-
-  override *[Symbol.iterator](): IterableIterator<Session> {
+  *[Symbol.iterator](): IterableIterator<Session> {
     for (const server of this.servers()) yield* server.sessions;
   }
 
   /** Sessions open on every node, summed over the servers (this process's count without a backplane). */
-  override async clusterCount(): Promise<number> {
+  async clusterCount(): Promise<number> {
     const counts = await Promise.all(this.servers().map((server) => server.sessions.clusterCount()));
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
   /** The sessions of every server of the module on every node (see `SessionManager.clusterList`), sorted by id. */
-  override async clusterList(options?: ClusterListOptions): Promise<ClusterSessionInfo[]> {
+  async clusterList(options?: ClusterListOptions): Promise<ClusterSessionInfo[]> {
     const lists = await Promise.all(this.servers().map((server) => server.sessions.clusterList(options)));
     const byId = new Map<number, ClusterSessionInfo>();
     for (const list of lists) for (const info of list) byId.set(info.id, info);
@@ -68,23 +56,15 @@ export class StormSessionManager extends SessionManager<Session> {
   }
 
   /** Closes the session with this id on whichever node and server holds it (see `SessionManager.clusterClose`). */
-  override async clusterClose(id: number, options?: CloseOptions): Promise<boolean> {
+  async clusterClose(id: number, options?: CloseOptions): Promise<boolean> {
     for (const server of this.servers()) {
       if (await server.sessions.clusterClose(id, options)) return true;
     }
     return false;
   }
 
-  /** The module connects each server's sessions to its `backplane` option; this view has none of its own. */
-  override useBackplane(): void {
-    throw new StormError('ERR_STORM_INVALID_OPTION', 'StormSessionManager.useBackplane(): give the backplane to StormModule.forRoot({ backplane })');
-  }
-
-  override async broadcast(data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
+  async broadcast(data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
     await Promise.all(this.servers().map((server) => server.sessions.broadcast(data, options)));
   }
 
-  override async closeAll(): Promise<void> {
-    await Promise.all(this.servers().map((server) => server.sessions.closeAll()));
-  }
 }

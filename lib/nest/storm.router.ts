@@ -102,7 +102,7 @@ export class StormRouter {
 
   /** Subscribes to the server's events. */
   attach(): void {
-    const server = this.entry.server as unknown as StormServer<SessionBase, ServerEvents<SessionBase>>;
+    const server = this.entry.server as unknown as StormServer<Session, ServerEvents<Session>>;
     if (this.entry.transport === 'ws') {
       const ws = this.entry.server as StormWebSocketServer;
       if (this.connecting.length > 0) ws.on('connecting', (handshake) => this.onConnecting(handshake));

@@ -3,7 +3,7 @@ import type WebSocket from 'ws';
 import { ConnectionState } from '../core/session/connection-state.js';
 import type { EndPoint } from '../core/endpoint.js';
 import type { SessionLimits, SessionSink } from '../core/session/session-host.js';
-import { WsSession, type WebSocketSession, type WsHandshake, type WsSessionOptions } from '../core/ws/websocket-session.js';
+import { EngineWsSession, type WebSocketSession, type WsHandshake, type WsSessionOptions } from '../core/ws/websocket-session.js';
 import { encodeErrorAck, errorAckFromException, isExceptionFrame } from './gateway-ack.js';
 
 /** A gateway handler as `@nestjs/websockets` hands it to the adapter, bound to its gateway and client. */
@@ -28,7 +28,7 @@ export interface GatewayClient extends WebSocketSession {
 }
 
 /** @internal A WebSocket session of a gateway server: the gateways' handlers and the pending request. */
-export class GatewaySession extends WsSession implements GatewayClient {
+export class GatewaySession extends EngineWsSession implements GatewayClient {
   /** @internal Handlers of each gateway bound to this session, by message name. */
   handlers: Map<string, GatewayCallback>[] = [];
   /** @internal `handleDisconnect` hooks of the gateways. */
@@ -47,8 +47,9 @@ export class GatewaySession extends WsSession implements GatewayClient {
     options: WsSessionOptions,
     remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,
+    id?: number,
   ) {
-    super(ws, socket, limits, sink, options, remoteEndPoint, handshake);
+    super(ws, socket, limits, sink, options, remoteEndPoint, handshake, undefined, id);
   }
 
   get readyState(): number {

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
 import type { EndPoint } from '../core/endpoint.js';
-import type { WsHandshake, WsSession } from '../core/ws/websocket-session.js';
+import type { EngineWsSession, WsHandshake, WsSession } from '../core/ws/websocket-session.js';
 import { GatewaySession, type GatewayClient } from './gateway-session.js';
 
 /**
@@ -19,7 +19,13 @@ export class GatewayWebSocketServer extends StormWebSocketServer {
     return new Set(this.sessions as Iterable<WsSession> as Iterable<GatewayClient>);
   }
 
-  protected override createSession(ws: WebSocket, socket: Socket, remoteEndPoint: EndPoint | undefined, handshake: WsHandshake): WsSession {
-    return new GatewaySession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake);
+  protected override createSession(
+    ws: WebSocket,
+    socket: Socket,
+    remoteEndPoint: EndPoint | undefined,
+    handshake: WsHandshake,
+    id?: number,
+  ): EngineWsSession {
+    return new GatewaySession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake, id);
   }
 }

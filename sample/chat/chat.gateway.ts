@@ -3,7 +3,6 @@ import { Injectable, UsePipes, ValidationPipe } from '@nestjs/common';
 import {
   ConnectedSession,
   MessageBody,
-  OnDisconnect,
   OnMessage,
   SessionGroups,
   SessionKey,
@@ -11,13 +10,18 @@ import {
   StormGateway,
   type Session,
   type WebSocketSession,
+  type WsSession,
 } from '../../lib/index.js';
 import { JoinDto, SayDto } from './chat.dto.js';
 
 const NAME = new SessionKey<string>('chat.name');
 const ROOM = new SessionKey<string>('chat.room');
 
-/** Rooms are groups named `room:<name>`; every message goes to the sender's room. */
+/**
+ * Rooms are groups named `room:<name>`; every message goes to the sender's room. Who is online
+ * comes from presence: each session is tracked in its room under its name, and pages get
+ * `$presence` updates. With recovery on, a blip neither loses messages nor flaps presence.
+ */
 @StormGateway('ws')
 @Injectable()
 @UsePipes(new ValidationPipe({ transform: true }))
@@ -29,7 +33,7 @@ export class ChatGateway {
     await this.leave(session);
     session.set(NAME, join.name);
     session.set(ROOM, join.room);
-    session.joinGroup(`room:${join.room}`);
+    this.groups.track(`room:${join.room}`, session, join.name, { name: join.name, since: Date.now() });
     await this.announce(join.room, `${join.name} joined`, session);
     return { room: join.room, members: this.groups.memberCount(`room:${join.room}`) };
   }
@@ -45,13 +49,20 @@ export class ChatGateway {
     return { delivered: true, at: message.at };
   }
 
-  @OnDisconnect()
-  async left(@ConnectedSession() session: Session) {
+  /**
+   * The page's "drop connection" button: cuts this session's TCP connection without a Close frame,
+   * as a dead mobile link would. The page reconnects and resumes; the notice below is sent to the
+   * room while this page is offline, and reaches it with the replay.
+   */
+  @OnMessage('drop')
+  drop(@ConnectedSession() session: WebSocketSession) {
     const room = session.get(ROOM);
-    if (room === undefined) return;
-    // Sessions leave their groups right after this handler; leave now so the count is right.
-    session.leaveGroup(`room:${room}`);
-    await this.announce(room, `${session.get(NAME)} left`);
+    setTimeout(() => {
+      (session as WsSession).socket.destroy();
+      if (room !== undefined) {
+        setTimeout(() => void this.announce(room, `${session.get(NAME)}'s connection dropped; this line was sent while it was offline`), 100);
+      }
+    }, 50);
   }
 
   private async leave(session: WebSocketSession): Promise<void> {

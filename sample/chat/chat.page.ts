@@ -27,6 +27,7 @@ export const CHAT_PAGE = `<!doctype html>
   <input id="room" placeholder="room" value="lobby" required maxlength="32">
   <button id="join" type="submit">Join</button>
 </form>
+<p>Online: <span id="online">—</span> <button id="drop" type="button" title="Cut the connection without a goodbye, as a dead mobile link would">Drop connection</button></p>
 <ul id="log"></ul>
 <form id="say-form">
   <input id="text" placeholder="message" autocomplete="off" maxlength="500" disabled>
@@ -64,17 +65,29 @@ export const CHAT_PAGE = `<!doctype html>
     }
   };
   socket.on('connect', () => {
+    if (socket.recovered) {                                   // same session, nothing missed: the replay follows
+      log('reconnected: session ' + socket.id + ' recovered, nothing lost', 'notice');
+      document.body.dataset.recovered = 'true';
+      if (joined) showRoom(joined.room, Number(document.body.dataset.members));
+      enable(Boolean(joined));
+      return;
+    }
     $('status').textContent = 'connected: pick a name and a room';
-    if (joined) void join(joined);                            // a new session after a reconnect: join again
+    if (joined) void join(joined);                            // a new session (recovery window passed): join again
   });
+  // Who is online in our room, from presence (several tabs of one name count once).
+  // The head count follows presence too: a blip (recovered) does not change it, a page closed does.
+  socket.on('presence', (group, state) => {
+    if (!joined || group !== 'room:' + joined.room) return;
+    $('online').textContent = Object.keys(state).sort().join(', ') || '—';
+    showRoom(joined.room, Object.values(state).reduce((n, entry) => n + entry.metas.length, 0));
+  });
+  $('drop').onclick = () => socket.emit('drop');
   socket.on('disconnect', (info) => { $('status').textContent = 'disconnected (' + info.code + ')'; enable(false); });
   socket.on('reconnecting', (attempt, delay) => { $('status').textContent = 'reconnecting (attempt ' + attempt + ')…'; });
   socket.on('message', (m) => log(m.from + ': ' + m.text));
-  socket.on('notice', (n) => {
-    log(n.text + ' (' + n.members + ' here)', 'notice');
-    // Someone joined or left this room: the count in the status line changes too.
-    if (n.room === document.body.dataset.room) showRoom(n.room, n.members);
-  });
+  // The head count in the status line follows presence (below), which a blip does not change.
+  socket.on('notice', (n) => log(n.text + ' (' + n.members + ' here)', 'notice'));
   $('join-form').onsubmit = (e) => { e.preventDefault(); void join({ name: $('name').value, room: $('room').value }); };
   $('say-form').onsubmit = async (e) => {
     e.preventDefault();

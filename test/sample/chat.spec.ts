@@ -62,10 +62,30 @@ describe('chat sample', { skip: !existsSync(CHROMIUM_PATH) && !process.env.CI &&
       assert.equal(await carol.locator('#log li:text("only for storm")').count(), 0);
       assert.equal(await alice.textContent('#status'), 'in room storm (2 here)', 'a join elsewhere does not change the count');
 
+      // Who's online comes from presence.
+      await alice.waitForSelector('#online:text("alice, bob")', { timeout: T });
+      await carol.waitForSelector('#online:text("carol")', { timeout: T });
+      // The drop button cuts alice's connection without a goodbye: the page resumes its session and
+      // gets the notice the room received while it was offline, exactly once, and nothing else is lost.
+      await alice.click('#drop');
+      await alice.waitForSelector('body[data-recovered="true"]', { timeout: T });
+      const offline = `#log li:text("alice's connection dropped; this line was sent while it was offline")`;
+      await alice.waitForSelector(offline, { timeout: T });
+      await bob.waitForSelector(offline, { timeout: T });
+      await bob.fill('#text', 'welcome back');
+      await bob.click('#send');
+      await alice.waitForSelector('#log li:text("bob: welcome back")', { timeout: T });
+      assert.equal(await alice.locator(offline).count(), 1);
+      assert.equal(await alice.locator('#online').textContent(), 'alice, bob');
+      assert.equal(await alice.locator('#log li:text("recovered, nothing lost")').count(), 1);
+      assert.equal(await alice.textContent('#status'), 'in room storm (2 here)', 'the blip did not change the count');
+      assert.equal(await bob.textContent('#status'), 'in room storm (2 here)');
+
       // Leaving updates the count of those who stay.
       await bob.close();
       await alice.waitForSelector('body[data-members="1"]', { timeout: T });
       assert.equal(await alice.textContent('#status'), 'in room storm (1 here)');
+      assert.equal(await alice.locator('#online').textContent(), 'alice');
       assert.deepEqual(problems, [], 'no failed request (e.g. /favicon.ico) and no console error');
     } finally {
       await browser?.close().catch(() => undefined);

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { intOption, oneOf } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { Session } from '../session/session.js';
+import { terminateSession } from '../session/terminate-session.js';
 import type { ConnectionMiddleware } from './connection-middleware.js';
 
 /** Options of {@link RateLimitMiddleware}. */
@@ -73,7 +74,7 @@ export class RateLimitMiddleware extends EventEmitter<{ exceeded: [session: Sess
     }
     if (++entry.count <= this.maxMessages) return data;
     if (entry.count === this.maxMessages + 1 || this.action === 'drop') this.emit('exceeded', session);
-    if (this.action === 'disconnect') void session.terminate(DisconnectReason.RateLimited, { code: 1008, reason: 'Rate limit exceeded' });
+    if (this.action === 'disconnect') void terminateSession(session, DisconnectReason.RateLimited, { code: 1008, reason: 'Rate limit exceeded' });
     return null;
   }
 

@@ -11,7 +11,7 @@ import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import { ClusterSessions } from '../session/cluster-sessions.js';
 import { SessionGroups, type BroadcastOptions } from '../session/session-groups.js';
-import { SessionManager } from '../session/session-manager.js';
+import { ServerSessionManager } from '../session/server-session-manager.js';
 import type { Session } from '../session/session.js';
 import type { SessionBase } from '../session/session-base.js';
 import type { SessionLimits } from '../session/session-host.js';
@@ -73,12 +73,15 @@ export interface ServerCloseOptions {
  * What TCP and WebSocket servers share: sessions, groups, metrics, middleware, events, one start
  * path for own and attached listeners, connection limits, handshake clocks, idle checks and
  * graceful shutdown. Transport specifics live in the subclasses.
+ *
+ * `P` is the public session type events and `sessions` carry (`TcpSession`, `WsSession`); `S` is
+ * the engine's class behind it, which only the server itself sees.
  */
-export abstract class StormServer<S extends SessionBase, E extends ServerEvents<S>>
+export abstract class StormServer<P extends Session, E extends ServerEvents<P>, S extends SessionBase & P = SessionBase & P>
   extends AsyncEventEmitter<E>
 {
   /** The open sessions of this server. */
-  readonly sessions = new SessionManager<S>();
+  readonly sessions = new ServerSessionManager<P>();
   /** Named groups; shared with other servers when the `groups` option is given. */
   readonly groups: SessionGroups;
   /** Server-wide counters, exported to OpenTelemetry. */
@@ -150,6 +153,11 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal The backplane's node number, in the high bits of this server's session ids. */
   get nodeNumber(): number {
     return this.common.backplane?.nodeNumber ?? 0;
+  }
+
+  /** @internal The open sessions as the engine's class: every session of this server is one. */
+  protected get engineSessions(): Iterable<S> {
+    return this.sessions as Iterable<P> as Iterable<S>;
   }
 
   /** Whether `close()` has begun: requests of the event protocol are answered with 503 from then on. */
@@ -290,13 +298,18 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   /** @internal */
   sessionOpened(session: Session): Promise<void> | undefined {
     const s = session as S;
-    if (this.eventCodec !== undefined) void s.sendDocument(welcomeDocument(s)).catch(() => undefined);
+    if (this.eventCodec !== undefined) this.welcome(s);
     const hooks = this.middleware.connected(s);
     if (hooks === undefined) return this.fire('connected', s);
     return hooks.then(
       () => this.fire('connected', s),
       (error: unknown) => this.sessionError(s, toError(error)),
     );
+  }
+
+  /** Sends `$welcome`, the first message of a session of a JSON-codec server. */
+  protected welcome(session: S): void {
+    void session.sendDocument(welcomeDocument(session)).catch(() => undefined);
   }
 
   /** @internal Whether an inbound message is an ack of the event protocol, now settled (it goes no further). */
@@ -339,6 +352,8 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
   private forget(session: S): void {
     this.sessions.delete(session);
     this.groups.removeFromAll(session);
+    // Recovery: from here on, sends on this session object are dropped like on any closed session.
+    session.detachedTo = undefined;
   }
 
   /** Emits an event with loosely typed arguments (the subclasses' event maps are generic here). */
@@ -395,7 +410,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     const every = Math.max(10, Math.min(1000, Math.floor(idle / 4)));
     this.idleTimer = setInterval(() => {
       const cutoff = Date.now() - idle;
-      for (const session of this.sessions) {
+      for (const session of this.engineSessions) {
         if (session.state === ConnectionState.Connected && session.lastReceiveAt <= cutoff && !session.isDispatching) {
           void session.terminate(DisconnectReason.IdleTimeout);
         }
@@ -424,7 +439,7 @@ export abstract class StormServer<S extends SessionBase, E extends ServerEvents<
     this.listeningNow = false;
     for (const socket of this.handshakes.sockets()) this.rejectSocket(socket, 'ShuttingDown');
     await this.closeTransport();
-    const sessions = this.sessions.all;
+    const sessions = [...this.engineSessions];
     const deadline = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeout);
       timer.unref();

@@ -1,5 +1,6 @@
 import { RESOLVED } from '../util/resolved.js';
 import { OutgoingMessage } from './outgoing-message.js';
+import type { DetachedMember } from './detached-member.js';
 import type { Session } from './session.js';
 
 /** Who a broadcast skips: a session id or a session. */
@@ -56,6 +57,7 @@ export function broadcastTo(
   sessions: Iterable<Session>,
   data: Uint8Array | string | OutgoingMessage,
   options: BroadcastOptions | undefined,
+  detached?: ReadonlySet<DetachedMember>,
 ): Promise<void> {
   const message = data instanceof OutgoingMessage ? data : OutgoingMessage.from(data);
   const exclude = excludedIds(options?.exclude);
@@ -66,6 +68,13 @@ export function broadcastTo(
     }
     const wait = deliver(session, message);
     if (wait !== undefined) (waits ??= []).push(wait);
+  }
+  // Detached recoverable sessions (SPEC §9.1) log what their members would have received.
+  if (detached !== undefined) {
+    for (const member of detached) {
+      if (exclude !== undefined && (typeof exclude === 'number' ? member.id === exclude : exclude.has(member.id))) continue;
+      member.deliver(message);
+    }
   }
   return waits === undefined ? RESOLVED : Promise.all(waits).then(noop);
 }

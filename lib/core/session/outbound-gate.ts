@@ -3,7 +3,9 @@ import { isPromiseLike, RESOLVED } from '../util/resolved.js';
 import { toError } from '../util/to-error.js';
 import { ConnectionState } from './connection-state.js';
 import { DisconnectReason } from './disconnect-reason.js';
-import type { OutgoingMessage } from './outgoing-message.js';
+import { OutgoingMessage } from './outgoing-message.js';
+import type { OutboundLog } from '../recovery/outbound-log.js';
+import type { DetachedMember } from './detached-member.js';
 import type { Session } from './session.js';
 import type { SessionLimits } from './session-host.js';
 import { SlowConsumerPolicy } from './slow-consumer-policy.js';
@@ -25,6 +27,10 @@ export interface OutboundOwner extends Session {
   flushWrites(): void;
   /** Drops the connection at once. */
   destroy(reason: DisconnectReason): void;
+  /** The recovery log (SPEC §9.1), when the owner's server has `recovery`. */
+  readonly outboundLog: OutboundLog | undefined;
+  /** Where sends go once a recoverable session's connection dropped (until its `disconnected`). */
+  readonly detachedTo: DetachedMember | undefined;
 }
 
 /**
@@ -47,7 +53,10 @@ export class OutboundGate {
 
   /** Sends one message after middleware; resolves as `Session.send` documents. */
   send(data: Buffer, isText: boolean): Promise<void> {
-    if (this.owner.state !== ConnectionState.Connected) return RESOLVED;
+    if (this.owner.state !== ConnectionState.Connected) {
+      this.owner.detachedTo?.deliver(new OutgoingMessage(data, isText));
+      return RESOLVED;
+    }
     if (this.sendChain !== undefined) {
       const chained = this.sendChain.then(() => this.sendTransformed(data, isText));
       this.trackChain(chained);
@@ -157,6 +166,18 @@ export class OutboundGate {
   private write(data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): void {
     const owner = this.owner;
     owner.writeMessage(data, isText, prepared);
+    owner.outboundLog?.append(data, isText);
+    this.count(data);
+  }
+
+  /** Writes without logging (`$welcome`, replayed entries of a recovered session), counted. */
+  writeUnlogged(data: Buffer, isText: boolean): void {
+    this.owner.writeMessage(data, isText, undefined);
+    this.count(data);
+  }
+
+  private count(data: Buffer): void {
+    const owner = this.owner;
     const metrics = owner.metrics;
     metrics.messagesSent++;
     metrics.bytesSent += data.length;

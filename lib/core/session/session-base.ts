@@ -11,6 +11,8 @@ import { kDeliver } from './delivery.js';
 import { InboundQueue } from './inbound-queue.js';
 import { OutboundGate } from './outbound-gate.js';
 import type { OutgoingMessage } from './outgoing-message.js';
+import type { OutboundLog } from '../recovery/outbound-log.js';
+import type { DetachedMember } from './detached-member.js';
 import type { CloseOptions, Session } from './session.js';
 import type { SessionKey } from './session-key.js';
 import type { SessionLimits, SessionSink } from './session-host.js';
@@ -42,10 +44,18 @@ export abstract class SessionBase implements Session {
   protected readonly outbound: OutboundGate;
   // Created on first use: an idle session should cost little memory.
   private itemMap: Map<string, unknown> | undefined;
+  recovered = false;
+  /** @internal The outbound log of a recoverable session (SPEC §9.1); undefined when recovery is off. */
+  outboundLog: OutboundLog | undefined;
+  /**
+   * @internal Set while a dropped recoverable session's `disconnected` handlers run: what they send
+   * still reaches the client (through the detached record's log).
+   */
+  detachedTo: DetachedMember | undefined;
 
-  /** @internal */
-  protected constructor(limits: SessionLimits, sink: SessionSink, metrics?: ConnectionMetrics) {
-    this.id = nextSessionId(limits.nodeNumber ?? 0);
+  /** @internal `id`: a resumed session keeps the id it had (SPEC §9.1). */
+  protected constructor(limits: SessionLimits, sink: SessionSink, metrics?: ConnectionMetrics, id?: number) {
+    this.id = id ?? nextSessionId(limits.nodeNumber ?? 0);
     this.limits = limits;
     this.sink = sink;
     this.metrics = metrics ?? new ConnectionMetrics();
@@ -130,6 +140,10 @@ export abstract class SessionBase implements Session {
     return this.terminate(this.limits.localCloseReason, options);
   }
 
+  /**
+   * @internal Closes gracefully with a given reason, as the engine's own limits do (`IdleTimeout`,
+   * `GoingAway`, `RateLimited`, ...). Outside the engine's sessions, use `terminateSession()`.
+   */
   terminate(reason: DisconnectReason, options: CloseOptions = {}): Promise<void> {
     if (!this.lifecycle.beginClose(reason)) return this.closed;
     const { signal } = options;
@@ -160,6 +174,11 @@ export abstract class SessionBase implements Session {
   /** @internal */
   [kDeliver](message: OutgoingMessage): Promise<void> | undefined {
     return this.outbound.deliver(message);
+  }
+
+  /** @internal Writes a message that is not logged (`$welcome`, replayed entries); counted in metrics. */
+  writeUnlogged(data: Buffer, isText: boolean): void {
+    if (this.lifecycle.state === ConnectionState.Connected) this.outbound.writeUnlogged(data, isText);
   }
 
   /** @internal Stops reading and resolves once every queued message has been handled. */
@@ -246,6 +265,7 @@ export abstract class SessionBase implements Session {
   protected transportClosed(fallback: DisconnectReason): void {
     if (!this.lifecycle.finish(fallback)) return;
     this.outbound.release();
+    this.sink.sessionTransportClosed?.(this, this.lifecycle.disconnectReason);
     if (!this.inbound.deferClose()) this.finishClose();
   }
 

@@ -7,10 +7,16 @@ import { broadcastTo, type BroadcastOptions } from './delivery.js';
 import { OutgoingMessage } from './outgoing-message.js';
 import type { Session } from './session.js';
 import { SharedRelay } from './shared-relay.js';
+import type { DetachedMember } from './detached-member.js';
+import type { SessionBase } from './session-base.js';
+import { ClusterPresence } from '../presence/cluster-presence.js';
+import { PresenceTracker } from '../presence/presence-tracker.js';
+import type { PresenceState } from '../presence/presence-state.js';
 
 export type { BroadcastExclude, BroadcastOptions } from './delivery.js';
 
 const EMPTY_GROUPS: ReadonlySet<string> = new Set();
+const NO_MEMBERS: Set<Session> = new Set();
 
 /**
  * Named groups of sessions ("rooms"), for targeted broadcasts (seed: `SessionGroup`). One
@@ -34,6 +40,10 @@ export class SessionGroups {
   private backplane: BroadcastRelay | undefined;
   /** Per group with local members: stops receiving the group's messages from other nodes. */
   private readonly relayed = new Map<string, () => void>();
+  /** Detached recoverable sessions per group (SPEC §9.1), created on first use. */
+  private detachedByName: Map<string, Set<DetachedMember>> | undefined;
+  /** Presence (SPEC §9.2), created on the first `track`. */
+  private presenceTracker: PresenceTracker | undefined;
 
   /**
    * Connects this registry to a backplane so broadcasts and counts span every node. Called by
@@ -45,6 +55,7 @@ export class SessionGroups {
     // Other registries of this process may share the backplane: see SharedRelay.
     this.relay = SharedRelay.view(relay, this);
     for (const [group, members] of this.byName) this.relayJoin(group, members);
+    this.presenceTracker?.useCluster(ClusterPresence.of(relay));
   }
 
   /** Adds a session to a group (no-op for a closed session). */
@@ -73,11 +84,11 @@ export class SessionGroups {
     const groups = this.bySession.get(session);
     if (groups === group) this.bySession.delete(session);
     else if (typeof groups === 'object') groups.delete(group);
+    this.presenceTracker?.left(group, session as SessionBase);
     if (members === undefined || !members.delete(session)) return;
     if (members.size === 0) {
       this.byName.delete(group);
-      this.relayed.get(group)?.();
-      this.relayed.delete(group);
+      if (this.detachedByName?.has(group) !== true) this.stopRelay(group);
     }
     this.relay?.count(`group:${group}`, members.size);
   }
@@ -107,12 +118,13 @@ export class SessionGroups {
    */
   broadcast(group: string, data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
     const members = this.byName.get(group);
+    const detached = this.detachedByName?.get(group);
     if (this.relay === undefined) {
-      return members === undefined ? RESOLVED : broadcastTo(members, data, options);
+      return members === undefined && detached === undefined ? RESOLVED : broadcastTo(members ?? NO_MEMBERS, data, options, detached);
     }
     const message = OutgoingMessage.from(data);
     this.relay.publish(`group:${group}`, message);
-    return members === undefined ? RESOLVED : broadcastTo(members, message, options);
+    return members === undefined && detached === undefined ? RESOLVED : broadcastTo(members ?? NO_MEMBERS, message, options, detached);
   }
 
   /**
@@ -155,12 +167,89 @@ export class SessionGroups {
     return [...this.byName.keys()];
   }
 
+  /**
+   * Tracks `session` under `key` in a group's presence (SPEC §9.2), joining the group first.
+   * Several sessions may share a key (a user on two tabs); tracking again replaces the meta.
+   */
+  track(group: string, session: Session, key: string, meta?: Record<string, unknown>): void {
+    if (session.state === ConnectionState.Closed) return;
+    this.add(group, session);
+    this.presence$().track(group, session as SessionBase, key, meta);
+  }
+
+  /** Stops tracking `session` in a group's presence; it stays a member of the group. */
+  untrack(group: string, session: Session): void {
+    this.presenceTracker?.untrack(group, session.id);
+  }
+
+  /**
+   * Who is present in a group: per key, the metas of its tracked sessions (each with its
+   * `sessionId`). With a backplane, across every live node.
+   */
+  presence(group: string): Promise<PresenceState> {
+    return this.presenceTracker?.state(group) ?? Promise.resolve({});
+  }
+
+  /** @internal The presence tracker, created on first use. */
+  presence$(): PresenceTracker {
+    if (this.presenceTracker === undefined) {
+      this.presenceTracker = new PresenceTracker();
+      if (this.backplane !== undefined) this.presenceTracker.useCluster(ClusterPresence.of(this.backplane));
+    }
+    return this.presenceTracker;
+  }
+
+  /** @internal The presence tracker if presence was ever used. */
+  get presenceIfUsed(): PresenceTracker | undefined {
+    return this.presenceTracker;
+  }
+
+  /**
+   * @internal A dropped recoverable session stops counting as a member at once (`memberCount`
+   * counts live sessions), while its group list and presence stay for `disconnected` handlers.
+   */
+  dropMember(group: string, session: Session): void {
+    const members = this.byName.get(group);
+    if (members === undefined || !members.delete(session)) return;
+    if (members.size === 0) this.byName.delete(group);
+    this.relay?.count(`group:${group}`, members.size);
+  }
+
+  /** @internal Broadcasts to a group reach `member` (a detached session) until {@link removeDetached}. */
+  addDetached(group: string, member: DetachedMember): void {
+    const byName = (this.detachedByName ??= new Map());
+    let set = byName.get(group);
+    if (set === undefined) {
+      set = new Set();
+      byName.set(group, set);
+      if (this.relay !== undefined && !this.relayed.has(group)) this.relayJoin(group, this.byName.get(group) ?? NO_MEMBERS);
+    }
+    set.add(member);
+  }
+
+  /** @internal */
+  removeDetached(group: string, member: DetachedMember): void {
+    const set = this.detachedByName?.get(group);
+    if (set === undefined || !set.delete(member)) return;
+    if (set.size === 0) {
+      this.detachedByName!.delete(group);
+      if (!this.byName.has(group)) this.stopRelay(group);
+    }
+  }
+
+  private stopRelay(group: string): void {
+    this.relayed.get(group)?.();
+    this.relayed.delete(group);
+  }
+
   private relayJoin(group: string, members: Set<Session>): void {
     const relay = this.relay!;
     this.relayed.get(group)?.();
     this.relayed.set(
       group,
-      relay.join(`group:${group}`, (message) => void broadcastTo(members, message, undefined)),
+      relay.join(`group:${group}`, (message) =>
+        void broadcastTo(this.byName.get(group) ?? NO_MEMBERS, message, undefined, this.detachedByName?.get(group)),
+      ),
     );
     relay.count(`group:${group}`, members.size);
   }

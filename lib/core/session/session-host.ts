@@ -45,6 +45,8 @@ export interface SessionSink {
   sessionClosed(session: Session, reason: DisconnectReason): Promise<void> | undefined;
   /** Reports an error of a handler or hook of this session. */
   sessionError(session: Session, error: Error): void;
+  /** Called the moment the transport closed, before queued messages finish (recovery detaches here). */
+  sessionTransportClosed?(session: Session, reason: DisconnectReason): void;
   /** Receiving middleware dropped this message (e.g. a rate limit with `action: 'drop'`). */
   messageDropped?(session: Session, data: Buffer, isText: boolean): void;
   /** Settles the request an inbound ack answers; `true` when the message was an ack (it goes no further). */

@@ -1,65 +1,43 @@
 import { encodeEvent } from '../../protocol/envelope.js';
 import { assertEventName } from '../../protocol/reserved-names.js';
-import type { BroadcastRelay } from './broadcast-relay.js';
-import { ClusterSessions, describeSession, type ClusterListOptions, type ClusterSessionInfo } from './cluster-sessions.js';
-import { OutgoingMessage } from './outgoing-message.js';
+import type { ClusterListOptions, ClusterSessionInfo } from './cluster-sessions.js';
+import type { BroadcastOptions } from './delivery.js';
 import type { CloseOptions, Session } from './session.js';
-import { broadcastTo, type BroadcastOptions } from './delivery.js';
 
 /**
- * The open sessions of a server, by id (seed: `SessionManager`).
+ * Open sessions by id (seed: `SessionManager`): what `server.sessions` and the `SessionManager`
+ * injected by `StormModule` (every server of the module) offer. Abstract: a server's sessions are a
+ * `ServerSessionManager`; the module's view composes its servers' managers.
  *
  * @example
  * server.sessions.count;
  * server.sessions.get(42)?.close();
  * await server.sessions.broadcast('maintenance at noon');
  */
-export class SessionManager<S extends Session = Session> {
-  private readonly byId = new Map<number, S>();
-  private relay: BroadcastRelay | undefined;
-  private relayKey = '';
-  private stopRelay: (() => void) | undefined;
-  private cluster: ClusterSessions | undefined;
-  private scope = '';
+export abstract class SessionManager<S extends Session = Session> {
+  /** Number of open sessions. */
+  abstract get count(): number;
+
+  /** The session with this id, if open. */
+  abstract get(id: number): S | undefined;
+
+  /** Iterates the open sessions without copying. */
+  abstract [Symbol.iterator](): IterableIterator<S>;
+
+  /** Sends a message to every open session; a string goes out as text, bytes as binary. */
+  abstract broadcast(data: Uint8Array | string, options?: BroadcastOptions): Promise<void>;
+
+  /** Number of sessions open on every node (this process's count without a backplane). */
+  abstract clusterCount(): Promise<number>;
 
   /**
-   * Connects this manager to a backplane: `broadcast` reaches the sessions of the managers with
-   * the same `scope` on every node, `clusterCount()` counts them and `clusterList()` lists them.
-   * Servers call it with their `name`, or for unnamed servers with a scope unique among the
-   * servers of this process on the same backplane (`ws`, `ws#2`, ..., `tcp`, ...).
-   */
-  useBackplane(relay: BroadcastRelay, scope: string): void {
-    this.leaveBackplane();
-    this.relay = relay;
-    this.scope = scope;
-    this.relayKey = `sessions:${scope}`;
-    this.cluster = ClusterSessions.of(relay);
-    this.cluster.register(this, scope);
-    this.stopRelay = relay.join(this.relayKey, (message) => void broadcastTo(this.byId.values(), message, undefined));
-    relay.count(this.relayKey, this.byId.size);
-  }
-
-  /** @internal Disconnects from the backplane (the server closed): frees the scope and the subscription. */
-  leaveBackplane(): void {
-    this.stopRelay?.();
-    this.stopRelay = undefined;
-    this.cluster?.release(this, this.scope);
-    this.cluster = undefined;
-    this.relay = undefined;
-  }
-
-  /**
-   * The sessions of this manager's scope on every node of the backplane (this manager's own
-   * sessions without one), sorted by id. Nodes that do not answer within `timeout` (default
-   * 5000 ms) are left out.
+   * The sessions on every node of the backplane (this process's sessions without one), sorted by
+   * id. Nodes that do not answer within `timeout` (default 5000 ms) are left out.
    *
    * @example
    * for (const s of await server.sessions.clusterList()) console.log(s.id, s.node, s.groups);
    */
-  clusterList(options?: ClusterListOptions): Promise<ClusterSessionInfo[]> {
-    if (this.cluster === undefined) return Promise.resolve([...this.byId.values()].map((s) => describeSession(s, 'local')));
-    return this.cluster.clusterList(this.scope, options);
-  }
+  abstract clusterList(options?: ClusterListOptions): Promise<ClusterSessionInfo[]>;
 
   /**
    * Closes the session with this id on whichever node holds it (any server sharing the
@@ -68,56 +46,21 @@ export class SessionManager<S extends Session = Session> {
    * on another node once it has closed or at most 2 s into its graceful close — and `false`
    * when no live node has it.
    */
-  clusterClose(id: number, options?: CloseOptions): Promise<boolean> {
-    if (this.cluster === undefined) {
-      const session = this.byId.get(id);
-      return session === undefined ? Promise.resolve(false) : session.close(options).then(() => true);
-    }
-    return this.cluster.clusterClose(id, options);
-  }
-
-  /** Number of sessions open on every node (this process's count without a backplane). */
-  clusterCount(): Promise<number> {
-    if (this.relay === undefined) return Promise.resolve(this.byId.size);
-    return this.relay.clusterCount(this.relayKey);
-  }
-
-  /** Number of open sessions. */
-  get count(): number {
-    return this.byId.size;
-  }
+  abstract clusterClose(id: number, options?: CloseOptions): Promise<boolean>;
 
   /** A snapshot of the open sessions. */
   get all(): S[] {
-    return [...this.byId.values()];
-  }
-
-  /** The session with this id, if open. */
-  get(id: number): S | undefined {
-    return this.byId.get(id);
+    return [...this];
   }
 
   /** Alias of {@link get}, named after the seed's `TryGet`. */
   tryGet(id: number): S | undefined {
-    return this.byId.get(id);
+    return this.get(id);
   }
 
   /** Whether a session with this id is open. */
   has(id: number): boolean {
-    return this.byId.has(id);
-  }
-
-  /** Iterates the open sessions without copying. */
-  [Symbol.iterator](): IterableIterator<S> {
-    return this.byId.values();
-  }
-
-  /** Sends a message to every open session; a string goes out as text, bytes as binary. */
-  broadcast(data: Uint8Array | string, options?: BroadcastOptions): Promise<void> {
-    if (this.relay === undefined) return broadcastTo(this.byId.values(), data, options);
-    const message = OutgoingMessage.from(data);
-    this.relay.publish(this.relayKey, message);
-    return broadcastTo(this.byId.values(), message, options);
+    return this.get(id) !== undefined;
   }
 
   /**
@@ -133,18 +76,5 @@ export class SessionManager<S extends Session = Session> {
   /** Closes every session gracefully and resolves when all have closed. */
   async closeAll(): Promise<void> {
     await Promise.all(this.all.map((s) => s.close()));
-  }
-
-  /** @internal */
-  add(session: S): void {
-    this.byId.set(session.id, session);
-    this.relay?.count(this.relayKey, this.byId.size);
-  }
-
-  /** @internal */
-  delete(session: S): boolean {
-    const deleted = this.byId.delete(session.id);
-    if (deleted) this.relay?.count(this.relayKey, this.byId.size);
-    return deleted;
   }
 }

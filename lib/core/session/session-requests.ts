@@ -8,6 +8,7 @@ import { NoEventCodecError } from '../codec/no-event-codec.error.js';
 import { NotConnectedError } from '../errors.js';
 import type { StormLogger } from '../logger.js';
 import { ConnectionState } from './connection-state.js';
+import type { Session } from './session.js';
 import type { SessionBase } from './session-base.js';
 
 /** Default timeout of `session.request()`, in ms. */
@@ -90,11 +91,16 @@ export function closeRequests(session: SessionBase): void {
 }
 
 /** @internal How many requests of the session wait for an answer (0 once it closed). */
-export function pendingRequestCount(session: SessionBase): number {
-  return tables.get(session)?.size ?? 0;
+export function pendingRequestCount(session: Session): number {
+  return tables.get(session as SessionBase)?.size ?? 0;
 }
 
 /** @internal The `$welcome` document, the first message of every session of a JSON-codec server. */
 export function welcomeDocument(session: SessionBase): string {
-  return encodeEvent(WELCOME_EVENT, { id: session.id, recovered: false });
+  // With recovery (SPEC §9.1) it also carries the token for the next resume (docs/recovery-and-presence.md).
+  const log = session.outboundLog;
+  return encodeEvent(
+    WELCOME_EVENT,
+    log === undefined ? { id: session.id, recovered: false } : { id: session.id, recovered: session.recovered, resume: log.token },
+  );
 }

@@ -44,6 +44,11 @@ export interface Session {
   /** Per-session user data. */
   readonly items: Map<string, unknown>;
   /**
+   * Whether this session resumed an earlier connection with connection state recovery (SPEC §9.1):
+   * same `id`, groups and `items`, and every message the client missed replayed. `false` for new sessions.
+   */
+  readonly recovered: boolean;
+  /**
    * Sends one message (framed by the server's framer; a binary frame on WebSocket). Resolves once
    * the bytes are queued on the socket, or, under the `wait` policy while backpressured, once the
    * socket has drained. Sending on a session that is no longer open does nothing.
@@ -54,8 +59,6 @@ export interface Session {
    * The reason becomes `ClosedByServer` (`ClosedByClient` for a client's own connection).
    */
   close(options?: CloseOptions): Promise<void>;
-  /** Closes gracefully with a given reason, as the engine's own limits do (e.g. `RateLimited`). */
-  terminate(reason: DisconnectReason, options?: CloseOptions): Promise<void>;
   /** Drops the connection at once; the reason becomes `Aborted`. */
   abort(): void;
   /** Joins a named group (see `SessionGroups`). */

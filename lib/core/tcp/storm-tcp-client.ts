@@ -7,7 +7,7 @@ import { RawFramer } from '../framing/raw-framer.js';
 import { boolOption, DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, portOption, stringOption, tlsOption, unixSocketOption } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { Session } from '../session/session.js';
-import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
+import { EngineTcpSession, type TcpSessionOptions } from './tcp-session.js';
 
 /** Options of {@link StormTcpClient}. */
 export interface TcpClientOptions extends CommonClientOptions {
@@ -48,7 +48,7 @@ export type TcpClientEvents = ClientEvents & {
  * await client.connect();
  * await client.send(Buffer.from('hello'));
  */
-export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
+export class StormTcpClient extends StormClient<TcpClientEvents, EngineTcpSession> {
   private readonly sessionOptions: TcpSessionOptions;
   private readonly unixPath: string | undefined;
   private readonly noDelay: boolean;
@@ -85,7 +85,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
     return this.session?.socket;
   }
 
-  protected openConnection(signal: AbortSignal): Promise<TcpSession> {
+  protected openConnection(signal: AbortSignal): Promise<EngineTcpSession> {
     const { host = '127.0.0.1', port } = this.options;
     const path = this.unixPath;
     const target = path !== undefined ? `unix:${path}` : `${host}:${port}`;
@@ -100,7 +100,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
             servername: (tlsOptions === true ? undefined : tlsOptions.servername) ?? (net.isIP(host) ? undefined : host),
           });
     const readyEvent = socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect';
-    return new Promise<TcpSession>((resolve, reject) => {
+    return new Promise<EngineTcpSession>((resolve, reject) => {
       const fail = (error: Error): void => {
         cleanup();
         socket.destroy();
@@ -113,7 +113,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
         cleanup();
         if (this.noDelay) socket.setNoDelay(true);
         if (this.keepAlive) socket.setKeepAlive(true, this.keepAliveInitialDelay);
-        resolve(new TcpSession(socket, this.sessionLimits, this, this.sessionOptions, this.metrics));
+        resolve(new EngineTcpSession(socket, this.sessionLimits, this, this.sessionOptions, this.metrics));
       };
       function cleanup(): void {
         clearTimeout(timer);
@@ -128,7 +128,7 @@ export class StormTcpClient extends StormClient<TcpClientEvents, TcpSession> {
     });
   }
 
-  protected startSession(session: TcpSession): void {
+  protected startSession(session: EngineTcpSession): void {
     session.start();
   }
 

@@ -8,7 +8,7 @@ import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { Session } from '../session/session.js';
 import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type ServerEvents } from '../server/storm-server.js';
-import { TcpSession, type TcpSessionOptions } from './tcp-session.js';
+import { EngineTcpSession, type TcpSession, type TcpSessionOptions } from './tcp-session.js';
 
 /** Options of {@link StormTcpServer}. */
 export interface TcpServerOptions extends CommonServerOptions {
@@ -44,7 +44,7 @@ export type TcpServerEvents = ServerEvents<TcpSession> & {
  * server.on('data', (session, data) => session.send(data)); // echo
  * await server.listen();
  */
-export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
+export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents, EngineTcpSession> {
   /** The framer every session of this server uses. */
   readonly framer: MessageFramer;
   private readonly sessionOptions: TcpSessionOptions;
@@ -107,7 +107,7 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents> {
 
   private startSession(socket: net.Socket): void {
     this.tuneSocket(socket);
-    const session = new TcpSession(socket, this.sessionLimits, this, this.sessionOptions);
+    const session = new EngineTcpSession(socket, this.sessionLimits, this, this.sessionOptions);
     this.addSession(session);
     session.start();
   }

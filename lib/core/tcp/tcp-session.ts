@@ -5,7 +5,7 @@ import type { FrameDecoder, MessageFramer } from '../framing/message-framer.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
-import type { CloseOptions } from '../session/session.js';
+import type { CloseOptions, Session } from '../session/session.js';
 import { SessionBase } from '../session/session-base.js';
 import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from '../io/outbound-batch.js';
@@ -15,7 +15,7 @@ const BAD_INPUT_LINGER = 1000;
 
 /** Links a socket back to its session, so the socket listeners can be shared functions. */
 const kSession = Symbol('stormsocket.tcpSession');
-type Linked = Socket & { [kSession]: TcpSession };
+type Linked = Socket & { [kSession]: EngineTcpSession };
 
 // Listeners shared by every TCP session (no closures per connection): `this` is the socket.
 function onSocketData(this: Linked, chunk: Buffer): void {
@@ -47,13 +47,29 @@ export interface TcpSessionOptions {
 }
 
 /**
- * A TCP (or TLS) session. Outgoing messages are framed into a write batch and flushed once per
- * event-loop turn, so a burst of small replies costs one system call.
+ * A TCP (or TLS) session: a {@link Session} with its socket, as the events of `StormTcpServer`
+ * carry it. Outgoing messages are framed into a write batch and flushed once per event-loop turn,
+ * so a burst of small replies costs one system call.
  *
  * Incoming messages may be views into the chunk read from the socket: copy one before keeping it
  * past the handler if you care about memory.
+ *
+ * @example
+ * server.on('connected', (session: TcpSession) => {
+ *   const cert = (session.socket as TLSSocket).getPeerCertificate(); // TLS with requestCert
+ * });
  */
-export class TcpSession extends SessionBase {
+export interface TcpSession extends Session {
+  /** The underlying socket (a `tls.TLSSocket` on TLS servers), for what the session API does not cover. */
+  readonly socket: Socket;
+  /** Resolves once the transport has closed. */
+  readonly closed: Promise<void>;
+  /** Bytes accepted for sending but not yet handed to the operating system. */
+  readonly pendingSendBytes: number;
+}
+
+/** The engine's {@link TcpSession}: the socket half over {@link SessionBase}. Not exported from the entry points. */
+export class EngineTcpSession extends SessionBase implements TcpSession {
   readonly remoteEndPoint: EndPoint | undefined;
   private readonly decoder: FrameDecoder;
   private readonly out: OutboundBatch;

@@ -8,7 +8,7 @@ import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError,
 import { ConnectionState } from '../session/connection-state.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, tlsOption } from '../options.js';
 import type { CloseOptions, Session } from '../session/session.js';
-import { WsSession } from './websocket-session.js';
+import { EngineWsSession } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import { resolveCompression, resolveHeartbeat, type CompressionOptions, type HeartbeatOptions, type ResolvedHeartbeat } from './ws-options.js';
 
@@ -71,7 +71,7 @@ export class HandshakeRejectedError extends StormError {
  * await client.connect();
  * await client.sendText('hello');
  */
-export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsSession> {
+export class StormWebSocketClient extends StormClient<WebSocketClientEvents, EngineWsSession> {
   private readonly url: URL;
   private readonly heartbeatSettings: ResolvedHeartbeat;
   private readonly maxMessageSize: number;
@@ -137,7 +137,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
     );
   }
 
-  protected openConnection(signal: AbortSignal): Promise<WsSession> {
+  protected openConnection(signal: AbortSignal): Promise<EngineWsSession> {
     const ws = new WebSocket(this.url, [...(this.options.subprotocols ?? [])], {
       headers: this.options.headers,
       handshakeTimeout: this.connectTimeout,
@@ -148,7 +148,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
       ...this.options.tls,
     });
     ws.binaryType = 'nodebuffer';
-    return new Promise<WsSession>((resolve, reject) => {
+    return new Promise<EngineWsSession>((resolve, reject) => {
       let socket: Socket | undefined;
       let responseHeaders: IncomingMessage['headers'] = {};
       const fail = (error: Error): void => {
@@ -184,7 +184,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
         }
         raw.setNoDelay(true);
         resolve(
-          new WsSession(
+          new EngineWsSession(
             ws,
             raw,
             this.sessionLimits,
@@ -217,7 +217,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, WsS
     });
   }
 
-  protected startSession(session: WsSession): void {
+  protected startSession(session: EngineWsSession): void {
     session.start();
     const { pingInterval, maxMissedPongs } = this.heartbeatSettings;
     if (pingInterval > 0) {

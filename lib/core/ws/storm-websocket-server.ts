@@ -15,8 +15,16 @@ import { StormServer, type RejectReason, type ServerEvents } from '../server/sto
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
 import { shareHeaderValues } from './shared-header-values.js';
-import { WsHandshakeInfo, WsSession, type WsHandshake, type WsSessionOptions } from './websocket-session.js';
+import { EngineWsSession, WsHandshakeInfo, type WsHandshake, type WsSession, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
+import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
+import { readResumeRequest } from '../recovery/resume-request.js';
+import { SessionRecovery, type RecoveryStats } from '../recovery/session-recovery.js';
+import type { DetachedSession } from '../recovery/detached-session.js';
+import { isReceivedReport, readReceivedCount } from '../recovery/recovery-messages.js';
+import { welcomeDocument } from '../session/session-requests.js';
+import type { SessionBase } from '../session/session-base.js';
+import type { ServerSessionManager } from '../session/server-session-manager.js';
 import {
   resolveCompression,
   resolveHeartbeat,
@@ -49,6 +57,11 @@ export interface WebSocketServerOptions extends CommonServerOptions {
   subprotocols?: readonly string[] | ((offered: readonly string[], context: WsHandshakeContext) => string | undefined);
   /** Largest HTTP header block of the upgrade request, in bytes (own listener; default 16 KiB). */
   maxHeaderSize?: number;
+  /**
+   * Connection state recovery (SPEC §9.1; absent: off): a client that drops and comes back within
+   * `window` ms gets its session back and every message it missed. See docs/recovery-and-presence.md.
+   */
+  recovery?: RecoveryOptions;
 }
 
 /** The keys of {@link WebSocketServerOptions} (unknown keys are errors; add new options here). */
@@ -66,6 +79,7 @@ export const WS_SERVER_OPTION_KEYS: readonly string[] = [
     compression: true,
     subprotocols: true,
     maxHeaderSize: true,
+    recovery: true,
   }),
 ];
 
@@ -113,13 +127,17 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
  * server.on('message', (session, msg) => session.sendText(msg.text)); // echo
  * await server.listen();
  */
-export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents> {
+export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents, EngineWsSession> {
   private readonly wss: WebSocketServer;
   private readonly attached: boolean;
   private readonly heartbeatSettings: ResolvedHeartbeat;
   private readonly maxFrameSize: number;
   private readonly compressionThreshold: number;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Connection state recovery, when the `recovery` option is given. */
+  private readonly recovery: SessionRecovery | undefined;
+  /** Resumed sessions between their creation and their `$welcome`: the client's count. */
+  private readonly resumeCounts = new Map<WsSession, number>();
   /** @internal Settings every session of this server shares. */
   protected readonly sessionOptions: WsSessionOptions;
   private readonly onUpgrade = (request: IncomingMessage, socket: net.Socket, head: Buffer): void =>
@@ -157,6 +175,22 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.maxFrameSize = intOption('maxFrameSize', options.maxFrameSize, this.config.maxMessageSize, 1);
     intOption('maxHeaderSize', options.maxHeaderSize, 16 * 1024, 1024);
     this.heartbeatSettings = resolveHeartbeat(options.heartbeat, 30_000);
+    const recovery = resolveRecovery(options.recovery);
+    if (recovery !== undefined && this.eventCodec === undefined) {
+      throw new InvalidOptionError('recovery', "needs the event protocol: use the default codec ('json'), not a raw or custom one");
+    }
+    this.recovery =
+      recovery === undefined
+        ? undefined
+        : new SessionRecovery(
+            recovery,
+            this.groups,
+            // The sessions this server registers are its engine sessions.
+            this.sessions as unknown as ServerSessionManager<SessionBase>,
+            this.logger,
+            options.backplane,
+            `storm.recovery:${this.sessions.clusterScope}`,
+          );
     const deflate = resolveCompression(options.compression);
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
     this.sessionOptions = { role: 'server', closeTimeout: this.config.closeTimeout, compressionThreshold: this.compressionThreshold };
@@ -186,6 +220,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const attached = this.options.server;
     await this.start(attached !== undefined ? new AttachedListener(attached, this.onUpgrade) : this.ownListener());
     this.startHeartbeat();
+    this.recovery?.start();
     if (attached !== undefined) this.announceAttached(attached);
   }
 
@@ -284,7 +319,20 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       return;
     }
     (request as DecidedRequest)[kDecision] = this.chooseSubprotocol(context, decision.subprotocol);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.openSession(ws, socket, context));
+    const resume = this.recovery === undefined ? undefined : readResumeRequest(request.url);
+    let claimed: DetachedSession | undefined;
+    if (resume !== undefined) {
+      // May ask another node (cluster hand-over); the handshake timeout keeps running meanwhile.
+      const found = this.recovery!.claim(resume);
+      claimed = found instanceof Promise ? await found : found;
+      if (claimed !== undefined && (socket.destroyed || !this.handshakes.has(socket))) {
+        this.recovery!.abandon(claimed);
+        return;
+      }
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) =>
+      this.openSession(ws, socket, context, claimed === undefined ? undefined : { detached: claimed, count: resume!.count }),
+    );
   }
 
   private chooseSubprotocol(context: WsHandshakeContext, chosen: string | undefined): string | false {
@@ -299,12 +347,25 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     return supported.find((p) => offered.includes(p)) ?? false;
   }
 
-  private openSession(ws: WebSocket, socket: net.Socket, context: WsHandshakeContext): void {
+  private openSession(
+    ws: WebSocket,
+    socket: net.Socket,
+    context: WsHandshakeContext,
+    resumed: { detached: DetachedSession; count: number } | undefined,
+  ): void {
     const startedAt = this.handshakes.untrack(socket);
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
     this.tuneSocket(socket);
     const handshake = new WsHandshakeInfo(context.request.url ?? '/', shareHeaderValues(context.headers), ws.protocol === '' ? undefined : ws.protocol);
-    const session = this.createSession(ws, socket, context.remoteEndPoint, handshake);
+    const recovery = this.recovery;
+    // A resumed session keeps its id (SPEC §9.1).
+    const session = this.createSession(ws, socket, context.remoteEndPoint, handshake, resumed?.detached.id);
+    if (resumed !== undefined) {
+      recovery!.resume(resumed.detached, session, resumed.count);
+      this.resumeCounts.set(session, resumed.count);
+    } else if (recovery !== undefined) {
+      recovery.prepare(session);
+    }
     for (const [key, value] of context.items) session.items.set(key, value);
     if (this.maxFrameSize < this.config.maxMessageSize) {
       const guard = new FrameSizeGuard(this.maxFrameSize, () => session.fail(DisconnectReason.MessageTooBig));
@@ -315,20 +376,55 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   /** @internal Builds the session of an accepted connection; subclasses may return a subclass of `WsSession`. */
-  protected createSession(ws: WebSocket, socket: net.Socket, remoteEndPoint: EndPoint | undefined, handshake: WsHandshake): WsSession {
-    return new WsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake);
+  protected createSession(
+    ws: WebSocket,
+    socket: net.Socket,
+    remoteEndPoint: EndPoint | undefined,
+    handshake: WsHandshake,
+    id?: number,
+  ): EngineWsSession {
+    return new EngineWsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake, undefined, id);
+  }
+
+  /** Connection state recovery figures, or `undefined` without the `recovery` option. */
+  get recoveryStats(): RecoveryStats | undefined {
+    return this.recovery?.stats;
+  }
+
+  /**
+   * Recovery: `$welcome` carries the resume token and is not part of the log; a resumed session's
+   * replay follows it at once, before `connected` handlers can send anything.
+   */
+  protected override welcome(session: EngineWsSession): void {
+    const recovery = this.recovery;
+    if (recovery === undefined || session.outboundLog === undefined) {
+      super.welcome(session);
+      return;
+    }
+    session.writeUnlogged(Buffer.from(welcomeDocument(session), 'utf8'), true);
+    const count = this.resumeCounts.get(session);
+    if (count !== undefined) {
+      this.resumeCounts.delete(session);
+      recovery.replay(session, count);
+    }
+  }
+
+  /** @internal */
+  sessionTransportClosed(session: Session, reason: DisconnectReason): void {
+    this.recovery?.transportClosed(session as EngineWsSession, reason);
   }
 
   private startHeartbeat(): void {
     const { pingInterval, maxMissedPongs } = this.heartbeatSettings;
     if (pingInterval <= 0 || this.heartbeatTimer !== undefined) return;
     this.heartbeatTimer = setInterval(() => {
-      for (const session of this.sessions) session.heartbeat(maxMissedPongs);
+      for (const session of this.engineSessions) session.heartbeat(maxMissedPongs);
     }, pingInterval);
     this.heartbeatTimer.unref();
   }
 
   protected override async closeTransport(): Promise<void> {
+    this.recovery?.close();
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
   }
@@ -349,8 +445,18 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal */
   sessionMessage(session: Session, data: Buffer, isText: boolean): Promise<void> | undefined {
+    const log = (session as SessionBase).outboundLog;
+    if (log !== undefined) {
+      // Any message shows the client got this connection's `$welcome` and its new token.
+      if (log.previousToken !== undefined) log.previousToken = undefined;
+      if (isText && isReceivedReport(data)) {
+        const count = readReceivedCount(data);
+        if (count !== undefined) log.acknowledge(count);
+        return undefined;
+      }
+    }
     // Without receiving middleware the session already looked for an ack in these very bytes.
     if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
-    return this.emit('message', session as WsSession, new WsMessage(data, isText));
+    return this.emit('message', session as EngineWsSession, new WsMessage(data, isText));
   }
 }

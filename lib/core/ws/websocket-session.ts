@@ -115,9 +115,9 @@ const encodeOnce = (message: OutgoingMessage): Buffer => encodeFrame(message.dat
 /** Links a `ws` connection and its socket back to their session, so the listeners can be shared functions. */
 const kSession = Symbol('stormsocket.session');
 
-type Linked<T> = T & { [kSession]: WsSession };
+type Linked<T> = T & { [kSession]: EngineWsSession };
 
-function sessionOf(emitter: WebSocket | Socket): WsSession {
+function sessionOf(emitter: WebSocket | Socket): EngineWsSession {
   return (emitter as Linked<WebSocket | Socket>)[kSession];
 }
 
@@ -154,11 +154,31 @@ export interface WsSessionOptions {
 }
 
 /**
- * A WebSocket session on a `ws` connection (the engine's {@link WebSocketSession}). On servers, messages to a peer without
- * permessage-deflate are framed by this class into a per-turn write batch (and a broadcast frame
- * is built once for all recipients); otherwise `ws` frames them.
+ * A WebSocket session on a `ws` connection: a {@link WebSocketSession} with its connection and
+ * socket, as the events of `StormWebSocketServer` carry it.
+ *
+ * @example
+ * server.on('connected', (session: WsSession) => console.log(session.protocol, session.handshake.path));
  */
-export class WsSession extends SessionBase implements WebSocketSession {
+export interface WsSession extends WebSocketSession {
+  /** The `ws` connection, for what the session API does not cover. */
+  readonly ws: WebSocket;
+  /** The underlying socket. */
+  readonly socket: Socket;
+  /** The negotiated subprotocol, or `''`. */
+  readonly protocol: string;
+  /** Resolves once the transport has closed. */
+  readonly closed: Promise<void>;
+  /** Bytes accepted for sending but not yet handed to the operating system. */
+  readonly pendingSendBytes: number;
+}
+
+/**
+ * The engine's {@link WsSession}, not exported from the entry points. On servers, messages to a peer without permessage-deflate
+ * are framed by this class into a per-turn write batch (and a broadcast frame is built once for all
+ * recipients); otherwise `ws` frames them.
+ */
+export class EngineWsSession extends SessionBase implements WsSession {
   readonly remoteEndPoint: EndPoint | undefined;
   readonly handshake: WsHandshake;
   closeCode: number | undefined;
@@ -183,8 +203,10 @@ export class WsSession extends SessionBase implements WebSocketSession {
     remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,
     metrics?: ConnectionMetrics,
+    /** A resumed session keeps its id (SPEC §9.1). */
+    id?: number,
   ) {
-    super(limits, sink, metrics);
+    super(limits, sink, metrics, id);
     this.remoteEndPoint = remoteEndPoint;
     this.handshake = handshake;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
@@ -353,3 +375,9 @@ export class WsSession extends SessionBase implements WebSocketSession {
     this.ws.resume();
   }
 }
+
+/**
+ * The class of the engine's WebSocket sessions, for `instanceof` checks (`session instanceof WsSession`);
+ * applications do not construct sessions.
+ */
+export const WsSession: abstract new (...args: never[]) => WsSession = EngineWsSession;

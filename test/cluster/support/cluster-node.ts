@@ -10,6 +10,8 @@ const NODE_SCRIPT = fileURLToPath(new URL('../fixtures/node-server.js', import.m
 export interface ClusterNodeOptions {
   heartbeatInterval?: number;
   nodeTtl?: number;
+  /** Another fixture script (compiled, absolute path) speaking the same start-up line. */
+  script?: string;
 }
 
 /** One node process (test/cluster/fixtures/node-server.ts) with a RedisBackplane. */
@@ -25,7 +27,7 @@ export class ClusterNode {
     const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl };
     if (options.heartbeatInterval !== undefined) env.HEARTBEAT_INTERVAL = String(options.heartbeatInterval);
     if (options.nodeTtl !== undefined) env.NODE_TTL = String(options.nodeTtl);
-    const peer = spawnPeer(process.execPath, [NODE_SCRIPT], { env });
+    const peer = spawnPeer(process.execPath, [options.script ?? NODE_SCRIPT], { env });
     try {
       const [line] = await peer.waitForOutput(/\{"event":"listening"[^\n]*\}/, { stream: 'stdout', timeout: 10_000 });
       const { port, nodeId } = JSON.parse(line) as { port: number; nodeId: string };
@@ -42,8 +44,8 @@ export class ClusterNode {
   }
 
   /** Connects a WebSocket client to this node. */
-  connect(): Promise<NodeClient> {
-    return NodeClient.connect(this.port);
+  connect(path = '/'): Promise<NodeClient> {
+    return NodeClient.connect(this.port, path);
   }
 
   /** Stops the node: SIGTERM (graceful), SIGKILL after a grace period. */
@@ -87,8 +89,8 @@ export class NodeClient {
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
   }
 
-  static async connect(port: number): Promise<NodeClient> {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+  static async connect(port: number, path = '/'): Promise<NodeClient> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
     await withTimeout(
       new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve());

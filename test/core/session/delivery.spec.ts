@@ -6,7 +6,7 @@ import {
   ConnectionState,
   DisconnectReason,
   SessionGroups,
-  SessionManager,
+  ServerSessionManager,
   type Session,
   type SessionKey,
 } from '../../../lib/core/index.js';
@@ -18,6 +18,7 @@ class ForeignSession implements Session {
   readonly remoteEndPoint = undefined;
   readonly state = ConnectionState.Connected;
   readonly disconnectReason = DisconnectReason.None;
+  readonly recovered = false;
   readonly metrics = new ConnectionMetrics();
   readonly isBackpressured = false;
   readonly items = new Map<string, unknown>();
@@ -72,7 +73,7 @@ describe('delivery to any Session implementation', () => {
   });
 
   it('broadcasts through a SessionManager of foreign sessions', async () => {
-    const manager = new SessionManager<ForeignSession>();
+    const manager = new ServerSessionManager<ForeignSession>();
     const groups = new SessionGroups();
     const a = new ForeignSession(groups);
     manager.add(a);
