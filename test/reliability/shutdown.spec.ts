@@ -235,6 +235,7 @@ describe('SIGTERM in the samples shuts down gracefully', () => {
   ): Promise<string | undefined> {
     const file = compiled(name);
     if (!existsSync(file)) {
+      assert.ok(!process.env.CI, `sample/${name} must be built in CI (npm test builds it): ${file} is missing`);
       t.skip(`sample/${name} is not built (build/sample/${name}/main.js missing)`);
       return undefined;
     }

@@ -9,6 +9,9 @@ const MIN_BATCH = 4 * 1024;
 const SMALL_COPY = 32;
 const MAX_BATCH = 256 * 1024;
 
+/** Shared by every batch with nothing collected (never written to): an idle batch holds no array of its own. */
+const NO_CHUNKS: Buffer[] = [];
+
 /** Batches with bytes written this turn, flushed together by one process-wide tick. */
 let dirty: OutboundBatch[] = [];
 let tickScheduled = false;
@@ -28,7 +31,7 @@ function flushDirty(): void {
 export class OutboundBatch implements FrameWriter {
   private batch: Buffer | undefined;
   private used = 0;
-  private chunks: Buffer[] = [];
+  private chunks: Buffer[] = NO_CHUNKS;
   private chunkBytes = 0;
   private scheduled = false;
   private nextBatchSize = MIN_BATCH;
@@ -54,7 +57,7 @@ export class OutboundBatch implements FrameWriter {
     const length = bytes.length;
     if (length >= COPY_LIMIT) {
       this.seal();
-      this.chunks.push(asBuffer(bytes));
+      this.addChunk(asBuffer(bytes));
       this.chunkBytes += length;
     } else if (length > 0) {
       const batch = this.reserve(length);
@@ -71,7 +74,7 @@ export class OutboundBatch implements FrameWriter {
    */
   writeShared(bytes: Buffer): void {
     if (this.batch === undefined && this.chunks.length === 0) {
-      this.chunks.push(bytes);
+      this.addChunk(bytes);
       this.chunkBytes += bytes.length;
       this.schedule();
       return;
@@ -123,7 +126,7 @@ export class OutboundBatch implements FrameWriter {
     this.seal();
     const chunks = this.chunks;
     if (chunks.length === 0) return;
-    this.chunks = [];
+    this.chunks = NO_CHUNKS;
     this.chunkBytes = 0;
     // Size the next batch after everything this turn copied (not only its last batch), so steady
     // traffic fills one buffer per turn and the socket gets one write instead of a writev of pieces.
@@ -144,11 +147,16 @@ export class OutboundBatch implements FrameWriter {
 
   /** Forgets everything not yet flushed (the socket is gone). */
   discard(): void {
-    this.chunks = [];
+    this.chunks = NO_CHUNKS;
     this.chunkBytes = 0;
     this.batch = undefined;
     this.used = 0;
     this.copiedThisTurn = 0;
+  }
+
+  private addChunk(chunk: Buffer): void {
+    if (this.chunks === NO_CHUNKS) this.chunks = [chunk];
+    else this.chunks.push(chunk);
   }
 
   private schedule(): void {
@@ -175,7 +183,7 @@ export class OutboundBatch implements FrameWriter {
   private seal(): void {
     if (this.batch === undefined) return;
     if (this.used > 0) {
-      this.chunks.push(this.batch.subarray(0, this.used));
+      this.addChunk(this.batch.subarray(0, this.used));
       this.chunkBytes += this.used;
       this.copiedThisTurn += this.used;
     }

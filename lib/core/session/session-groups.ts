@@ -30,8 +30,12 @@ const NO_MEMBERS: Set<Session> = new Set();
  */
 export class SessionGroups {
   private readonly byName = new Map<string, Set<Session>>();
-  /** The groups of each session that is in any (no entry, and no memory, for the others). */
-  private readonly bySession = new WeakMap<Session, Set<string>>();
+  /**
+   * The groups of each session that is in any (no entry, and no memory, for the others): the
+   * group's name while a session is in exactly one (the common case, and no `Set` per session),
+   * a `Set` once it is in more or `session.groups` was read.
+   */
+  private readonly bySession = new WeakMap<Session, string | Set<string>>();
   private relay: BroadcastRelay | undefined;
   private backplane: BroadcastRelay | undefined;
   /** Per group with local members: stops receiving the group's messages from other nodes. */
@@ -64,12 +68,10 @@ export class SessionGroups {
     }
     const before = members.size;
     members.add(session);
-    let groups = this.bySession.get(session);
-    if (groups === undefined) {
-      groups = new Set();
-      this.bySession.set(session, groups);
-    }
-    groups.add(group);
+    const groups = this.bySession.get(session);
+    if (groups === undefined) this.bySession.set(session, group);
+    else if (typeof groups !== 'string') groups.add(group);
+    else if (groups !== group) this.bySession.set(session, new Set([groups, group]));
     if (this.relay !== undefined && members.size !== before) {
       if (before === 0) this.relayJoin(group, members);
       else this.relay.count(`group:${group}`, members.size);
@@ -80,7 +82,8 @@ export class SessionGroups {
   remove(group: string, session: Session): void {
     const members = this.byName.get(group);
     const groups = this.bySession.get(session);
-    groups?.delete(group);
+    if (groups === group) this.bySession.delete(session);
+    else if (typeof groups === 'object') groups.delete(group);
     this.presenceTracker?.left(group, session as SessionBase);
     if (members === undefined || !members.delete(session)) return;
     if (members.size === 0) {
@@ -94,12 +97,19 @@ export class SessionGroups {
   removeFromAll(session: Session): void {
     const groups = this.bySession.get(session);
     if (groups === undefined) return;
-    for (const group of [...groups]) this.remove(group, session);
+    if (typeof groups === 'string') this.remove(groups, session);
+    else for (const group of [...groups]) this.remove(group, session);
   }
 
   /** The groups a session is in (what `session.groups` returns). */
   groupsOf(session: Session): ReadonlySet<string> {
-    return this.bySession.get(session) ?? EMPTY_GROUPS;
+    const groups = this.bySession.get(session);
+    if (groups === undefined) return EMPTY_GROUPS;
+    if (typeof groups === 'object') return groups;
+    // Read: from now on a live Set, as for sessions in several groups.
+    const set = new Set([groups]);
+    this.bySession.set(session, set);
+    return set;
   }
 
   /**

@@ -14,6 +14,7 @@ import { OwnListener } from '../server/own-listener.js';
 import { StormServer, type RejectReason, type ServerEvents } from '../server/storm-server.js';
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
+import { shareHeaderValues } from './shared-header-values.js';
 import { EngineWsSession, WsHandshakeInfo, type WsHandshake, type WsSession, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
@@ -355,7 +356,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const startedAt = this.handshakes.untrack(socket);
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
     this.tuneSocket(socket);
-    const handshake = new WsHandshakeInfo(context.request.url ?? '/', context.headers, ws.protocol === '' ? undefined : ws.protocol);
+    const handshake = new WsHandshakeInfo(context.request.url ?? '/', shareHeaderValues(context.headers), ws.protocol === '' ? undefined : ws.protocol);
     const recovery = this.recovery;
     // A resumed session keeps its id (SPEC §9.1).
     const session = this.createSession(ws, socket, context.remoteEndPoint, handshake, resumed?.detached.id);

@@ -187,7 +187,7 @@ export class EngineWsSession extends SessionBase implements WsSession {
   missedPongs = 0;
   /** Whether this class frames messages (server role, no compression) rather than `ws`. */
   private readonly batching: boolean;
-  /** The write batch, created on the first message. */
+  /** The write batch, created on the second message (the first is written directly). */
   private out: OutboundBatch | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
 
@@ -302,7 +302,17 @@ export class EngineWsSession extends SessionBase implements WsSession {
       ws.send(data, { binary: !isText, compress: data.length >= (this.options.compressionThreshold ?? 0) });
       return;
     }
-    const out = (this.out ??= new OutboundBatch(this.socket));
+    let out = this.out;
+    if (out === undefined) {
+      if (this.metrics.messagesSent === 0) {
+        // The first message (often the only one an idle session ever gets, such as the
+        // `$welcome`) goes straight to the socket: no write batch is kept for a session that may
+        // send nothing else. Writes that follow in this turn are batched behind it, in order.
+        this.socket.write(prepared !== undefined ? prepared.encoding(kFrame, encodeOnce) : encodeFrame(data, isText));
+        return;
+      }
+      out = this.out = new OutboundBatch(this.socket);
+    }
     if (prepared !== undefined) {
       out.writeShared(prepared.encoding(kFrame, encodeOnce));
       return;

@@ -124,6 +124,33 @@ describe('SessionGroups', () => {
     ]);
   });
 
+  it('keeps membership right from one group to several and back, read or not', async () => {
+    const d = await connectPeer(server);
+    d.session.joinGroup('one');
+    d.session.joinGroup('one');
+    assert.ok(server.groups.has('one', d.session));
+    d.session.joinGroup('two'); // the second group, before `groups` was ever read
+    assert.deepEqual([...d.session.groups].sort(), ['one', 'two']);
+    d.session.leaveGroup('one');
+    assert.deepEqual([...d.session.groups], ['two']);
+    d.session.leaveGroup('two');
+    assert.deepEqual([...d.session.groups], []);
+    d.session.joinGroup('three');
+    const read = d.session.groups; // read while in exactly one group: a live set from then on
+    assert.deepEqual([...read], ['three']);
+    d.session.joinGroup('four');
+    assert.deepEqual([...read].sort(), ['four', 'three']);
+    d.session.leaveGroup('three');
+    d.session.leaveGroup('four');
+    assert.equal(server.groups.memberCount('three') + server.groups.memberCount('four'), 0);
+    // One group, never read: closing still removes the session from it.
+    d.session.joinGroup('last');
+    await disconnectAll(d.client);
+    await closedReason(d.session);
+    await waitFor(() => server.groups.memberCount('last') === 0, { timeout: T, message: 'removal from last' });
+    assert.deepEqual([...d.session.groups], []);
+  });
+
   it('removes a session from every group when it disconnects', async () => {
     const d = await connectPeer(server);
     d.session.joinGroup('room');

@@ -124,6 +124,32 @@ describe('StormWebSocketServer handshake', () => {
     assert.equal(session.handshake.headers['x-trace'], 'abc');
   });
 
+  it('keeps each session its own handshake headers, read long after the handshake', async () => {
+    const server = await serve();
+    const sessions = [];
+    const keys = new Set<string>();
+    for (const agent of ['agent-a', 'agent-b', 'agent-a']) {
+      const opened = nextWsSession(server);
+      const client = await RecordingWsClient.connect(wsUrl(server, '/'), [], {
+        headers: { 'User-Agent': agent, 'X-Agent': agent, Origin: 'https://app.example' },
+      });
+      cleanups.push(() => client.close());
+      sessions.push({ agent, session: await opened });
+    }
+    await delay(50);
+    for (const { agent, session } of sessions) {
+      const headers = session.handshake.headers;
+      assert.equal(headers['user-agent'], agent);
+      assert.equal(headers['x-agent'], agent);
+      assert.equal(headers.origin, 'https://app.example');
+      assert.equal(headers.upgrade?.toLowerCase(), 'websocket');
+      assert.equal(headers.host, `127.0.0.1:${server.port}`);
+      assert.match(headers['sec-websocket-key'] ?? '', /^[A-Za-z0-9+/]{22}==$/);
+      keys.add(headers['sec-websocket-key']!);
+    }
+    assert.equal(keys.size, 3, 'every session keeps its own sec-websocket-key');
+  });
+
   it('rejects a handshake with 500 when a connecting listener throws', async () => {
     const server = await serve();
     server.on('connecting', () => {
