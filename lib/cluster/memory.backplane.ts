@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { NodeReply, NodeRequestHandler, NodeRequestOptions } from '../core/session/broadcast-relay.js';
+import type { MarkListener, NodeReply, NodeRequestHandler, NodeRequestOptions } from '../core/session/broadcast-relay.js';
 import type { OutgoingMessage } from '../core/session/outgoing-message.js';
 import type { Backplane, BackplaneEvents } from './backplane.js';
 import { BackplaneError, BackplaneErrorCode } from './backplane.error.js';
+import { originName } from './backplane-message.js';
 import { ALL_NODES, NodeMessenger } from './node-messenger.js';
+import { StreamPositions } from './stream-positions.js';
 
 /** Highest node number a hub hands out (node numbers fit in 16 bits). */
 const MAX_NODE_NUMBER = 0xffff;
@@ -60,6 +62,7 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
   private readonly handlers = new Map<string, Set<(message: OutgoingMessage) => void>>();
   private readonly counts = new Map<string, number>();
   private readonly messenger: NodeMessenger;
+  private readonly positions = new StreamPositions(originName(this.nodeId));
   private closed = false;
 
   constructor(options: { hub?: MemoryBackplaneHub } = {}) {
@@ -105,12 +108,14 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
 
   publish(key: string, message: OutgoingMessage): void {
     if (this.closed) return;
+    this.positions.number(key, [message]);
     for (const node of this.hub.nodes) {
       if (node === this) continue;
       // Subscribers are looked up on delivery, as a pub/sub server does.
       this.hub.enqueue(() => {
         const handlers = node.handlers.get(key);
         if (handlers === undefined || node.closed) return;
+        node.positions.seen(key, message.origin!, message.seq);
         for (const deliver of handlers) deliver(message);
       });
     }
@@ -121,12 +126,36 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
     if (handlers === undefined) {
       handlers = new Set();
       this.handlers.set(key, handlers);
+      this.positions.watch(key, key);
     }
     handlers.add(deliver);
     return () => {
       handlers.delete(deliver);
-      if (handlers.size === 0 && this.handlers.get(key) === handlers) this.handlers.delete(key);
+      if (handlers.size === 0 && this.handlers.get(key) === handlers) {
+        this.handlers.delete(key);
+        this.positions.forget(key);
+      }
     };
+  }
+
+  /** {@inheritDoc BroadcastRelay.subscribed} (at once: the hub looks subscribers up on delivery). */
+  subscribed(key: string): Promise<boolean> {
+    return Promise.resolve(!this.closed && this.handlers.has(key));
+  }
+
+  /** {@inheritDoc BroadcastRelay.mark} */
+  mark(key: string, id: string): boolean {
+    if (this.closed) return false;
+    const origin = this.positions.self;
+    for (const node of this.hub.nodes) {
+      if (node !== this) this.hub.enqueue(() => node.closed || node.positions.marker(key, id, origin));
+    }
+    return true;
+  }
+
+  /** {@inheritDoc BroadcastRelay.onMark} */
+  onMark(listener: MarkListener): () => void {
+    return this.positions.onMark(listener);
   }
 
   count(key: string, localCount: number): void {

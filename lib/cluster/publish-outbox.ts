@@ -1,5 +1,6 @@
 import type { OutgoingMessage } from '../core/session/outgoing-message.js';
-import { BACKPLANE_ENTRY_HEADER_SIZE, encodeBackplaneFrame } from './backplane-message.js';
+import { BACKPLANE_ENTRY_HEADER_SIZE, encodeBackplaneFrame, encodeMarkerFrame } from './backplane-message.js';
+import type { StreamPositions } from './stream-positions.js';
 
 /** A batch is sent at once when it reaches this size, in bytes (bounds frame size and memory). */
 export const MAX_BATCH_BYTES = 64 * 1024;
@@ -19,7 +20,8 @@ export interface BackplaneStats {
  * channel (a batch frame under load, a single-message frame otherwise), in publishing order, sent
  * when the turn ends or when the batch reaches {@link MAX_BATCH_BYTES}. Shared by the Redis and
  * NATS backplanes. `send` returns false when the link is down; the messages are then dropped and
- * counted, never queued (at most once, never late).
+ * counted, never queued (at most once, never late). Messages are numbered (see
+ * {@link StreamPositions}) when they are framed.
  */
 export class PublishOutbox {
   private outbox = new Map<string, OutgoingMessage[]>();
@@ -30,6 +32,7 @@ export class PublishOutbox {
     private readonly origin: Buffer,
     private readonly send: (channel: string, frame: Buffer) => boolean,
     private readonly stats: BackplaneStats,
+    private readonly positions: StreamPositions,
   ) {}
 
   add(channel: string, message: OutgoingMessage): void {
@@ -52,9 +55,16 @@ export class PublishOutbox {
     this.outbox = new Map();
     this.bytes = 0;
     for (const [channel, messages] of outbox) {
-      if (this.send(channel, encodeBackplaneFrame(this.origin, messages))) this.stats.published += messages.length;
+      const first = this.positions.number(channel, messages);
+      if (this.send(channel, encodeBackplaneFrame(this.origin, messages, first))) this.stats.published += messages.length;
       else this.stats.dropped += messages.length;
     }
+  }
+
+  /** Sends a hand-over marker on `channel`, after everything published before it; false when the link is down. */
+  mark(channel: string, id: string): boolean {
+    this.flush();
+    return this.send(channel, encodeMarkerFrame(this.origin, id));
   }
 
   private readonly flushLater = (): void => {

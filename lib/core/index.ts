@@ -15,6 +15,7 @@ export { SessionGroups } from './session/session-groups.js';
 export type { BroadcastOptions, BroadcastExclude } from './session/delivery.js';
 export type {
   BroadcastRelay,
+  MarkListener,
   NodeMessaging,
   NodeReply,
   NodeRequestHandler,

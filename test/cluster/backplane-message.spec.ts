@@ -7,6 +7,7 @@ import {
   BACKPLANE_HEADER_SIZE,
   decodeBackplaneFrame,
   encodeBackplaneFrame,
+  encodeMarkerFrame,
   nodeIdBytes,
 } from '../../lib/cluster/backplane-message.js';
 import { OutgoingMessage } from '../../lib/core/session/outgoing-message.js';
@@ -39,16 +40,34 @@ describe('backplane frame format', () => {
     assert.deepEqual(summary(decoded.messages), summary(batch));
   });
 
-  it('lays out version, flags, origin and payload as documented', () => {
+  it('lays out version, flags, origin, sequence number and payload as documented', () => {
     const id = randomUUID();
-    const single = encodeBackplaneFrame(nodeIdBytes(id), [OutgoingMessage.from('x')]);
-    assert.equal(single[0], 1);
+    const single = encodeBackplaneFrame(nodeIdBytes(id), [OutgoingMessage.from('x')], 0x010203);
+    assert.equal(single[0], 2);
     assert.equal(single[1], 0b01);
     assert.equal(single.subarray(2, 18).toString('hex'), id.replaceAll('-', ''));
-    assert.equal(single.subarray(18).toString(), 'x');
-    const batch = encodeBackplaneFrame(nodeIdBytes(id), [OutgoingMessage.from('x'), OutgoingMessage.from(Buffer.from('yz'))]);
+    assert.deepEqual([...single.subarray(18, 24)], [0, 0, 0, 1, 2, 3]);
+    assert.equal(single.subarray(24).toString(), 'x');
+    const batch = encodeBackplaneFrame(nodeIdBytes(id), [OutgoingMessage.from('x'), OutgoingMessage.from(Buffer.from('yz'))], 7);
     assert.equal(batch[1], 0b10);
-    assert.deepEqual([...batch.subarray(18)], [1, 0, 0, 0, 1, 0x78, 0, 0, 0, 0, 2, 0x79, 0x7a]);
+    assert.deepEqual([...batch.subarray(24)], [1, 0, 0, 0, 1, 0x78, 0, 0, 0, 0, 2, 0x79, 0x7a]);
+    const marker = encodeMarkerFrame(nodeIdBytes(id), 'h1');
+    assert.equal(marker[1], 0b100);
+    assert.equal(marker.subarray(24).toString(), 'h1');
+  });
+
+  it('stamps each message with its origin and sequence number, and decodes markers', () => {
+    const origin = randomUUID();
+    const decoded = decodeBackplaneFrame(encodeBackplaneFrame(nodeIdBytes(origin), [OutgoingMessage.from('a'), OutgoingMessage.from('b')], 41), self);
+    assert.equal(decoded.kind, 'messages');
+    if (decoded.kind !== 'messages') return;
+    assert.deepEqual(decoded.messages.map((m) => [m.origin, m.seq]), [[origin.replaceAll('-', ''), 41], [origin.replaceAll('-', ''), 42]]);
+    assert.equal(decoded.lastSeq, 42);
+    assert.deepEqual(decodeBackplaneFrame(encodeMarkerFrame(nodeIdBytes(origin), 'hand-over'), self), {
+      kind: 'marker',
+      id: 'hand-over',
+      origin: origin.replaceAll('-', ''),
+    });
   });
 
   it('recognises its own frames', () => {
@@ -58,7 +77,7 @@ describe('backplane frame format', () => {
   it('reports short, truncated and unknown-version frames as invalid without throwing', () => {
     assert.equal(decodeBackplaneFrame(Buffer.from('hello'), self).kind, 'invalid');
     const versioned = encodeBackplaneFrame(other, [OutgoingMessage.from('x')]);
-    versioned[0] = 2;
+    versioned[0] = 1;
     assert.equal(decodeBackplaneFrame(versioned, self).kind, 'invalid');
     const batch = encodeBackplaneFrame(other, [OutgoingMessage.from('abc'), OutgoingMessage.from('def')]);
     assert.equal(decodeBackplaneFrame(batch.subarray(0, batch.length - 1), self).kind, 'invalid');

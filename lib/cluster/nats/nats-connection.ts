@@ -21,6 +21,8 @@ export interface NatsConnectionLike {
     subject: string,
     options?: { callback?: (error: Error | null, message: NatsMessageLike) => void },
   ): NatsSubscriptionLike;
+  /** Resolves once the server processed everything sent before it (a PING/PONG round trip). */
+  flush(): Promise<void>;
   status(): AsyncIterable<{ type: string; data?: unknown }>;
   closed(): Promise<void | Error>;
   close(): Promise<void>;

@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { StormLogger } from '../../core/logger.js';
-import type { NodeReply, NodeRequestHandler, NodeRequestOptions } from '../../core/session/broadcast-relay.js';
+import type { MarkListener, NodeReply, NodeRequestHandler, NodeRequestOptions } from '../../core/session/broadcast-relay.js';
 import type { OutgoingMessage } from '../../core/session/outgoing-message.js';
 import type { Backplane, BackplaneEvents } from '../backplane.js';
 import { BackplaneError, BackplaneErrorCode } from '../backplane.error.js';
-import { decodeBackplaneFrame, nodeIdBytes } from '../backplane-message.js';
+import { decodeBackplaneFrame, nodeIdBytes, originName } from '../backplane-message.js';
 import { ErrorReporter } from '../error-reporter.js';
 import { ALL_NODES, NodeMessenger } from '../node-messenger.js';
 import { PublishOutbox, type BackplaneStats } from '../publish-outbox.js';
+import { StreamPositions } from '../stream-positions.js';
 import { ReadyGate } from '../ready-gate.js';
 import { loadNats, type NatsConnectionLike, type NatsMessageLike, type NatsSubscriptionLike } from './nats-connection.js';
 import { resolveNatsOptions, type NatsBackplaneOptions } from './nats-backplane-options.js';
@@ -51,6 +52,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   readonly stats: BackplaneStats = { published: 0, dropped: 0, received: 0 };
 
   private readonly origin = nodeIdBytes(this.nodeId);
+  private readonly positions = new StreamPositions(originName(this.nodeId));
   private readonly prefix: string;
   private readonly logger: StormLogger;
   private readonly target: string;
@@ -88,7 +90,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
     this.stateSubject = `${prefix}state`;
     this.inbox = `${prefix}node.${this.nodeId}`;
     this.everyone = `${prefix}node.all`;
-    this.outbox = new PublishOutbox(this.origin, (subject, frame) => this.publishRaw(subject, frame), this.stats);
+    this.outbox = new PublishOutbox(this.origin, (subject, frame) => this.publishRaw(subject, frame), this.stats, this.positions);
     this.messenger = new NodeMessenger(
       this.nodeId,
       {
@@ -149,6 +151,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
     if (entry === undefined) {
       entry = { set: new Set(), subscription: undefined };
       this.handlers.set(subject, entry);
+      this.positions.watch(subject, key);
       if (this.connection !== undefined && !this.closed) entry.subscription = this.subscribe(this.connection, subject);
     }
     entry.set.add(deliver);
@@ -159,8 +162,32 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
       const current = this.handlers.get(subject);
       if (current === undefined || !current.set.delete(deliver) || current.set.size > 0) return;
       this.handlers.delete(subject);
+      this.positions.forget(subject);
       current.subscription?.unsubscribe();
     };
+  }
+
+  /** {@inheritDoc BroadcastRelay.subscribed} */
+  async subscribed(key: string): Promise<boolean> {
+    const connection = this.connection;
+    if (!this.isConnected || connection === undefined || this.handlers.get(this.keySubject(key))?.subscription === undefined) return false;
+    try {
+      // The server handles a connection's protocol in order: once it answers the flush's PING, the SUB before it is active.
+      await connection.flush();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** {@inheritDoc BroadcastRelay.mark} */
+  mark(key: string, id: string): boolean {
+    return this.isConnected && this.outbox.mark(this.keySubject(key), id);
+  }
+
+  /** {@inheritDoc BroadcastRelay.onMark} */
+  onMark(listener: MarkListener): () => void {
+    return this.positions.onMark(listener);
   }
 
   /** Records this node's count under `key`; announced within `countFlushInterval`. */
@@ -338,6 +365,13 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
       this.report(new BackplaneError(BackplaneErrorCode.BadMessage, `Ignored a message on ${subject}: ${decoded.reason}`));
       return;
     }
+    if (decoded.kind === 'marker') {
+      // This node's own messages still batched are numbered (and sent) first.
+      this.outbox.flush();
+      this.positions.marker(subject, decoded.id, decoded.origin);
+      return;
+    }
+    this.positions.seen(subject, decoded.origin, decoded.lastSeq);
     this.stats.received += decoded.messages.length;
     for (const m of decoded.messages) {
       for (const deliver of entry.set) {

@@ -32,6 +32,8 @@ export class RedisLink {
   private closed = false;
   private subscriberWasReady = false;
   private readonly channels = new Set<string>();
+  /** Per channel: settles `true` once its latest subscription is confirmed by Redis (false if it failed). */
+  private readonly confirmed = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly options: ResolvedRedisOptions,
@@ -56,9 +58,16 @@ export class RedisLink {
     if (this.canSubscribe()) void this.subscribeChannel(this.subscriber!, channel);
   }
 
+  /** Whether the subscription to `channel` is confirmed (waits for it while it is on its way). */
+  subscribed(channel: string): Promise<boolean> {
+    if (!this.channels.has(channel) || !this.subscriberUp) return Promise.resolve(false);
+    return this.confirmed.get(channel) ?? Promise.resolve(false);
+  }
+
   /** Unsubscribes from `channel`. */
   removeChannel(channel: string): void {
     if (!this.channels.delete(channel)) return;
+    this.confirmed.delete(channel);
     if (!this.canSubscribe()) return;
     const subscriber = this.subscriber!;
     const done = this.mode === 'sharded' ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel);
@@ -84,6 +93,7 @@ export class RedisLink {
     this.up = false;
     await Promise.all([this.publisher, this.subscriber].map((connection) => connection && quit(connection, timeout)));
     this.channels.clear();
+    this.confirmed.clear();
   }
 
   private wire(connection: RedisConnection, role: RedisRole): RedisConnection {
@@ -150,13 +160,16 @@ export class RedisLink {
 
   private subscribeChannel(connection: RedisConnection, channel: string): Promise<void> {
     const done = this.mode === 'sharded' ? connection.ssubscribe(channel) : connection.subscribe(channel);
-    return done.then(
-      () => undefined,
+    const confirmed = done.then(
+      () => true,
       (error: unknown) => {
         // A lost connection resubscribes everything on 'ready'; anything else is worth reporting.
         if (connection.status === 'ready') this.events.error(redisError(`subscribing to ${channel}`, error));
+        return false;
       },
     );
+    this.confirmed.set(channel, confirmed);
+    return confirmed.then(() => undefined);
   }
 
   private readonly onMessage = (channel: Buffer, frame: Buffer): void => {

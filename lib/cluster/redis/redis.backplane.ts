@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { NodeReply, NodeRequestHandler, NodeRequestOptions } from '../../core/session/broadcast-relay.js';
+import type { MarkListener, NodeReply, NodeRequestHandler, NodeRequestOptions } from '../../core/session/broadcast-relay.js';
 import type { OutgoingMessage } from '../../core/session/outgoing-message.js';
 import type { Backplane, BackplaneEvents } from '../backplane.js';
 import { BackplaneError, BackplaneErrorCode } from '../backplane.error.js';
-import { decodeBackplaneFrame, nodeIdBytes } from '../backplane-message.js';
+import { decodeBackplaneFrame, nodeIdBytes, originName } from '../backplane-message.js';
 import { ErrorReporter } from '../error-reporter.js';
 import { ALL_NODES, NodeMessenger } from '../node-messenger.js';
 import { PublishOutbox, type BackplaneStats } from '../publish-outbox.js';
 import { ReadyGate } from '../ready-gate.js';
+import { StreamPositions } from '../stream-positions.js';
 import { resolveRedisOptions, type RedisBackplaneOptions, type ResolvedRedisOptions } from './redis-backplane-options.js';
 import { loadIoredis } from './redis-connection.js';
 import { RedisCountSync } from './redis-count-sync.js';
@@ -63,6 +64,7 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
   readonly stats: RedisBackplaneStats = { published: 0, dropped: 0, received: 0 };
 
   private readonly origin = nodeIdBytes(this.nodeId);
+  private readonly positions = new StreamPositions(originName(this.nodeId));
   private readonly options: ResolvedRedisOptions;
   private readonly link: RedisLink;
   private readonly counts: RedisCountSync;
@@ -101,7 +103,7 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
       () => this.link.publisherUp,
       (error) => this.report(error),
     );
-    this.outbox = new PublishOutbox(this.origin, (channel, frame) => this.link.publish(channel, frame), this.stats);
+    this.outbox = new PublishOutbox(this.origin, (channel, frame) => this.link.publish(channel, frame), this.stats, this.positions);
     this.messenger = new NodeMessenger(
       this.nodeId,
       {
@@ -156,6 +158,7 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
     if (set === undefined) {
       set = new Set();
       this.handlers.set(channel, set);
+      this.positions.watch(channel, key);
       this.link.addChannel(channel);
     }
     set.add(deliver);
@@ -166,8 +169,24 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
       const current = this.handlers.get(channel);
       if (current === undefined || !current.delete(deliver) || current.size > 0) return;
       this.handlers.delete(channel);
+      this.positions.forget(channel);
       this.link.removeChannel(channel);
     };
+  }
+
+  /** {@inheritDoc BroadcastRelay.subscribed} */
+  subscribed(key: string): Promise<boolean> {
+    return this.link.subscribed(this.options.keyPrefix + 'ch:' + key);
+  }
+
+  /** {@inheritDoc BroadcastRelay.mark} */
+  mark(key: string, id: string): boolean {
+    return this.link.publisherUp && this.outbox.mark(this.options.keyPrefix + 'ch:' + key, id);
+  }
+
+  /** {@inheritDoc BroadcastRelay.onMark} */
+  onMark(listener: MarkListener): () => void {
+    return this.positions.onMark(listener);
   }
 
   /** Records this node's count under `key`; written to Redis within `countFlushInterval`. */
@@ -274,6 +293,13 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
       this.report(new BackplaneError(BackplaneErrorCode.BadMessage, `Ignored a message on ${channel}: ${decoded.reason}`));
       return;
     }
+    if (decoded.kind === 'marker') {
+      // This node's own messages still batched are numbered (and sent) first.
+      this.outbox.flush();
+      this.positions.marker(channel, decoded.id, decoded.origin);
+      return;
+    }
+    this.positions.seen(channel, decoded.origin, decoded.lastSeq);
     this.stats.received += decoded.messages.length;
     for (const message of decoded.messages) {
       for (const deliver of set) {

@@ -1,10 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import type { StormLogger } from '../logger.js';
 import type { BroadcastRelay } from '../session/broadcast-relay.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionGroups } from '../session/session-groups.js';
 import type { ServerSessionManager } from '../session/server-session-manager.js';
+import type { OutgoingMessage } from '../session/outgoing-message.js';
 import type { SessionBase } from '../session/session-base.js';
 import { DetachedSession, type HandedOverPresence } from './detached-session.js';
+import { HandOverBuffer } from './hand-over-buffer.js';
 import { OutboundLog } from './outbound-log.js';
 import type { ResolvedRecovery } from './recovery-options.js';
 import type { ResumeRequest } from './resume-request.js';
@@ -12,8 +15,10 @@ import { createResumeToken, tokenNode, tokenSessionId } from './resume-token.js'
 
 /** Close codes a client sends when it means to leave: such sessions are not kept for a resume. */
 const LEAVING_CODES = new Set([1000, 1001]);
-/** How long a node waits for the owner of a session to hand it over, in ms. */
+/** How long a node waits for the owner of a session to hand it over (all steps together), in ms. */
 const HANDOVER_TIMEOUT = 3000;
+/** How long an owner keeps a session prepared for a hand-over that does not complete, in ms. */
+const PREPARED_TIMEOUT = HANDOVER_TIMEOUT + 1000;
 
 /** What the registry needs to know about a closed session's transport. */
 export interface ClosedTransport {
@@ -47,6 +52,30 @@ interface HandOver {
   /** Log entries after `count`: base64 payload and whether it is text. */
   readonly entries: [string, boolean][];
   readonly presence: HandedOverPresence[];
+  /**
+   * Marked hand-over only: per key, per origin, the last sequence number the owner logged before
+   * the new node's marker (see `BroadcastRelay.mark`).
+   */
+  readonly marks?: Record<string, Record<string, number>>;
+}
+
+/** The owner's answer to `prepare`: the session is reserved for the asking node. */
+interface Prepared {
+  readonly handOver: string;
+  readonly groups: string[];
+}
+
+/** A session its owner reserved for another node, waiting for that node's markers. */
+interface PendingHandOver {
+  readonly detached: DetachedSession;
+  readonly count: number;
+  /** The asking node's origin name: markers from anyone else are ignored. */
+  readonly requester: string;
+  /** Keys whose marker has not arrived yet (this node still logs them). */
+  readonly remaining: Set<string>;
+  readonly marks: Record<string, Record<string, number>>;
+  settle: (() => void) | undefined;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -65,6 +94,9 @@ export class SessionRecovery {
   private handedOverCount = 0;
   private closed = false;
   private stopHandler: (() => void) | undefined;
+  private stopMarks: (() => void) | undefined;
+  /** Sessions this node reserved for other nodes' hand-overs, by hand-over id. */
+  private readonly pending = new Map<string, PendingHandOver>();
 
   constructor(
     readonly settings: ResolvedRecovery,
@@ -93,7 +125,8 @@ export class SessionRecovery {
   start(): void {
     const relay = this.relay;
     if (relay?.handle === undefined || this.stopHandler !== undefined) return;
-    this.stopHandler = relay.handle(this.topic, (data) => this.handOver(data as ResumeRequest));
+    this.stopHandler = relay.handle(this.topic, (data, from) => this.answer(data, from));
+    this.stopMarks = relay.onMark?.((key, id, from, marks) => this.marked(key, id, from, marks));
   }
 
   /** Makes a new session recoverable: a log and a token the client receives in `$welcome`. */
@@ -115,8 +148,9 @@ export class SessionRecovery {
     const relay = this.relay;
     if (node === undefined || node === relay?.nodeId) return this.dropStale(request);
     if (relay?.request === undefined || this.closed) return undefined;
+    if (relay.mark !== undefined && relay.subscribed !== undefined && relay.onMark !== undefined) return this.takeOver(node, request);
     return relay.request(node, this.topic, request, { timeout: HANDOVER_TIMEOUT }).then(
-      (reply) => (reply === null || reply === undefined ? undefined : this.adopt(reply as HandOver)),
+      (reply) => (isHandOver(reply) ? this.adopt(reply) : undefined),
       (error: unknown) => {
         this.logger.debug?.(`Resume of a session owned by node ${node} failed: ${String(error)}`);
         return undefined;
@@ -189,7 +223,15 @@ export class SessionRecovery {
     this.closed = true;
     this.stopHandler?.();
     this.stopHandler = undefined;
+    this.stopMarks?.();
+    this.stopMarks = undefined;
+    for (const id of [...this.pending.keys()]) this.cancelHandOver(id, 'the server closed');
     for (const detached of [...this.records]) this.discard(detached, 'the server closed');
+  }
+
+  /** The backplane key of this server's sessions (server broadcasts). */
+  private get sessionsKey(): string {
+    return `sessions:${this.sessions.clusterScope}`;
   }
 
   private newToken(id: number): string {
@@ -223,35 +265,187 @@ export class SessionRecovery {
     return detached;
   }
 
-  /** Another node asks for a session it is resuming: hand it over and let go (or `null`). */
-  private async handOver(request: ResumeRequest): Promise<HandOver | null> {
-    if (typeof request !== 'object' || request === null || typeof request.token !== 'string' || !Number.isSafeInteger(request.count)) {
-      return null;
+  /** Another node asks about a session it is resuming (see {@link takeOver}). */
+  private answer(data: unknown, from: string): Promise<HandOver | Prepared | null> | HandOver | null {
+    if (typeof data !== 'object' || data === null) return null;
+    const op = (data as { op?: unknown }).op;
+    if (op === undefined) return this.handOver(data as ResumeRequest);
+    if (op === 'prepare') return this.reserve(data as ResumeRequest, from);
+    if (op === 'take') return this.take((data as { handOver?: unknown }).handOver);
+    if (op === 'cancel') {
+      const id = (data as { handOver?: unknown }).handOver;
+      if (typeof id === 'string' && this.pending.get(id)?.requester === originOf(from)) this.cancelHandOver(id, 'the resuming node gave up');
     }
+    return null;
+  }
+
+  /** Whether a resume request read from the bus is well formed. */
+  private static valid(request: ResumeRequest): boolean {
+    return typeof request.token === 'string' && Number.isSafeInteger(request.count) && request.count >= 0;
+  }
+
+  /**
+   * One-round-trip hand-over, for backplanes without markers: hand it over and let go (or
+   * `null`). Broadcasts published by other nodes during the round trip may be missed.
+   */
+  private async handOver(request: ResumeRequest): Promise<HandOver | null> {
+    if (!SessionRecovery.valid(request)) return null;
     const detached = this.claimLocal(request) ?? (await this.dropStale(request));
     if (detached === undefined) return null;
+    return this.letGo(detached, request.count, undefined);
+  }
+
+  /** Marked hand-over, step 1 on the owner: reserve the session for `from` and name its groups. */
+  private async reserve(request: ResumeRequest, from: string): Promise<Prepared | null> {
+    if (!SessionRecovery.valid(request) || this.closed) return null;
+    const detached = this.claimLocal(request) ?? (await this.dropStale(request));
+    if (detached === undefined) return null;
+    const id = randomBytes(12).toString('base64url');
+    const pending: PendingHandOver = {
+      detached,
+      count: request.count,
+      requester: originOf(from),
+      remaining: new Set([...detached.groups.map(groupKey), this.sessionsKey]),
+      marks: {},
+      settle: undefined,
+      timer: undefined,
+    };
+    // The asking node vanished (crashed, or its client went away) before taking it: gone for good.
+    pending.timer = setTimeout(() => this.cancelHandOver(id, 'the hand-over did not complete'), PREPARED_TIMEOUT);
+    pending.timer.unref();
+    this.pending.set(id, pending);
+    return { handOver: id, groups: [...detached.groups] };
+  }
+
+  /** Marked hand-over, on the owner: a marker of the new node arrived on one of the session's keys. */
+  private marked(key: string, id: string, from: string, marks: Readonly<Record<string, number>>): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined || from !== pending.requester || !pending.remaining.delete(key)) return;
+    // Everything before the marker on this key is logged; the new node has everything after it.
+    pending.marks[key] = { ...marks };
+    if (key === this.sessionsKey) this.sessions.removeDetached(pending.detached);
+    else this.groups.removeDetached(key.slice(GROUP_PREFIX.length), pending.detached);
+    if (pending.remaining.size === 0) pending.settle?.();
+  }
+
+  /** Marked hand-over, last step on the owner: once every marker arrived, hand the session over and let go. */
+  private async take(id: unknown): Promise<HandOver | null> {
+    const pending = typeof id === 'string' ? this.pending.get(id) : undefined;
+    if (pending === undefined) return null;
+    if (pending.remaining.size > 0) {
+      const complete = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), HANDOVER_TIMEOUT);
+        pending.settle = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+      });
+      if (!complete) {
+        this.cancelHandOver(id as string, 'the markers of the resuming node did not arrive');
+        return null;
+      }
+    }
+    if (this.pending.get(id as string) !== pending) return null;
+    this.pending.delete(id as string);
+    clearTimeout(pending.timer);
+    // Discarded meanwhile (its log outgrew the bound): nothing to hand over.
+    if (pending.detached.done) return null;
+    return this.letGo(pending.detached, pending.count, pending.marks);
+  }
+
+  /** A reserved session will not be taken: discard it (the resuming client gets a fresh session). */
+  private cancelHandOver(id: string, why: string): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return;
+    this.pending.delete(id);
+    clearTimeout(pending.timer);
+    pending.settle = undefined;
+    const detached = pending.detached;
+    if (detached.done) return;
+    this.release(detached);
+    this.groups.presenceIfUsed?.untrackAll(detached.id);
+    this.discardedCount++;
+    this.logger.debug?.(`Session ${detached.id} can no longer be recovered: ${why}`);
+  }
+
+  /** Builds the hand-over of a claimed session and lets go of it. */
+  private letGo(detached: DetachedSession, count: number, marks: HandOver['marks']): HandOver {
     const entries: [string, boolean][] = [];
-    detached.log.replayAfter(request.count, (data, isText) => entries.push([data.toString('base64'), isText]));
+    detached.log.replayAfter(count, (data, isText) => entries.push([data.toString('base64'), isText]));
     const presence = this.groups.presenceIfUsed?.release(detached.id) ?? [];
     const handOver: HandOver = {
       id: detached.id,
-      count: request.count,
+      count,
       groups: [...detached.groups],
       items: detached.items === undefined ? [] : [...detached.items],
       entries,
       presence,
+      ...(marks === undefined ? {} : { marks }),
     };
     this.release(detached);
     this.handedOverCount++;
     return handOver;
   }
 
+  /**
+   * Marked hand-over, on the resuming node (docs/recovery-and-presence.md, "Across nodes"):
+   * 1. ask the owner to reserve the session and name its groups;
+   * 2. subscribe to those groups (and collect their broadcasts, and the server's, from now on),
+   *    and wait until the bus confirms the subscriptions;
+   * 3. publish a marker on each key: the owner logs each key until that key's marker reaches it,
+   *    so whatever was published before the marker is in its log and whatever after it reaches
+   *    this node;
+   * 4. take the session: the owner answers with its log and, per key and origin, the last
+   *    sequence number it logged; what was collected after those positions completes the log.
+   * Any failure (owner dead, a step timing out, the bus down) gives a fresh session.
+   */
+  private async takeOver(node: string, request: ResumeRequest): Promise<DetachedSession | undefined> {
+    const relay = this.relay!;
+    const deadline = Date.now() + HANDOVER_TIMEOUT;
+    const remaining = (): number => Math.max(1, deadline - Date.now());
+    let prepared: Prepared | undefined;
+    try {
+      const reply = await relay.request!(node, this.topic, { op: 'prepare', token: request.token, count: request.count }, { timeout: remaining() });
+      prepared = isPrepared(reply) ? reply : undefined;
+    } catch (error) {
+      this.logger.debug?.(`Resume of a session owned by node ${node} failed: ${String(error)}`);
+    }
+    if (prepared === undefined || this.closed) return undefined;
+    const id = prepared.handOver;
+    const buffer = new HandOverBuffer(tokenSessionId(request.token), this.settings.maxBufferedBytes);
+    const members = prepared.groups.map((group) => [group, buffer.member(groupKey(group))] as const);
+    const scopeMember = buffer.member(this.sessionsKey);
+    for (const [group, member] of members) this.groups.addDetached(group, member);
+    this.sessions.addDetached(scopeMember);
+    try {
+      const keys = [...prepared.groups.map(groupKey), this.sessionsKey];
+      const subscribed = await withDeadline(Promise.all(keys.map((key) => relay.subscribed!(key))), remaining());
+      if (subscribed?.every(Boolean) !== true || this.closed || !keys.every((key) => relay.mark!(key, id))) {
+        relay.send?.(node, this.topic, { op: 'cancel', handOver: id });
+        return undefined;
+      }
+      const reply = await relay.request!(node, this.topic, { op: 'take', handOver: id }, { timeout: remaining() });
+      if (!isHandOver(reply) || reply.marks === undefined || buffer.overflowed) return undefined;
+      // Synchronously, so that the record takes over from the buffer with nothing in between.
+      return this.adopt(reply, buffer.after(reply.marks));
+    } catch (error) {
+      this.logger.debug?.(`Resume of a session owned by node ${node} failed: ${String(error)}`);
+      return undefined;
+    } finally {
+      for (const [group, member] of members) this.groups.removeDetached(group, member);
+      this.sessions.removeDetached(scopeMember);
+    }
+  }
+
   /** Rebuilds a session handed over by another node as a detached record of this one. */
-  private adopt(handOver: HandOver): DetachedSession | undefined {
+  private adopt(handOver: HandOver, collected: readonly OutgoingMessage[] = []): DetachedSession | undefined {
     if (this.closed) return undefined;
     const log = new OutboundLog(this.settings.maxBufferedBytes);
     log.seq = handOver.count;
     for (const [data, isText] of handOver.entries) log.append(Buffer.from(data, 'base64'), isText);
+    for (const message of collected) {
+      if (!log.append(message.data, message.isText)) return undefined;
+    }
     log.pin();
     const items = handOver.items.length === 0 ? undefined : new Map(handOver.items);
     const detached = this.detachedRecord(handOver.id, log, items, handOver.groups);
@@ -299,6 +493,47 @@ export class SessionRecovery {
     this.sessions.removeDetached(detached);
     detached.log.clear();
   }
+}
+
+const GROUP_PREFIX = 'group:';
+
+/** The backplane key of a group. */
+function groupKey(group: string): string {
+  return GROUP_PREFIX + group;
+}
+
+/** A node id as origins are named on the bus (`OutgoingMessage.origin`). */
+function originOf(nodeId: string): string {
+  return nodeId.replaceAll('-', '').toLowerCase();
+}
+
+function isPrepared(reply: unknown): reply is Prepared {
+  if (typeof reply !== 'object' || reply === null) return false;
+  const { handOver, groups } = reply as Partial<Prepared>;
+  return typeof handOver === 'string' && Array.isArray(groups) && groups.every((g) => typeof g === 'string');
+}
+
+function isHandOver(reply: unknown): reply is HandOver {
+  if (typeof reply !== 'object' || reply === null) return false;
+  const h = reply as Partial<HandOver>;
+  return (
+    Number.isSafeInteger(h.id) &&
+    Number.isSafeInteger(h.count) &&
+    Array.isArray(h.groups) &&
+    Array.isArray(h.items) &&
+    Array.isArray(h.entries) &&
+    Array.isArray(h.presence) &&
+    (h.marks === undefined || (typeof h.marks === 'object' && h.marks !== null))
+  );
+}
+
+/** Resolves with `promise`'s value, or `undefined` after `ms`. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** Whether a close leaves the client a reason to come back. */

@@ -18,6 +18,14 @@ export interface NodeReply {
   readonly error?: Error;
 }
 
+/**
+ * Called when a hand-over marker ({@link BroadcastRelay.mark}) arrives on a key this node is
+ * subscribed to: `marks` maps each origin (32 hex digits of a node id, as in
+ * `OutgoingMessage.origin`) to the sequence number of the last message of that origin this node
+ * received on the key before the marker, this node's own published messages included.
+ */
+export type MarkListener = (key: string, id: string, from: string, marks: Readonly<Record<string, number>>) => void;
+
 /** Options of {@link NodeMessaging.request} and {@link NodeMessaging.requestAll}. */
 export interface NodeRequestOptions {
   /** How long to wait for the reply (for `requestAll`: for every reply), in ms (default 5000). */
@@ -85,4 +93,20 @@ export interface BroadcastRelay extends Partial<NodeMessaging> {
   clusterCount(key: string): Promise<number>;
   /** Resolves once the relay is connected and subscribed; servers await it in `listen()`. */
   ready?(): Promise<void>;
+  /**
+   * Resolves `true` once this node's subscription to `key` (made by {@link join}) is active on the
+   * bus — every message published under `key` from then on reaches this node — or `false` when it
+   * cannot be (no subscription, link down). Used with {@link mark} and {@link onMark} by
+   * recovery hand-over; the three are optional (without them a hand-over has a one-round-trip gap,
+   * docs/recovery-and-presence.md).
+   */
+  subscribed?(key: string): Promise<boolean>;
+  /**
+   * Publishes a marker under `key`, after every message this node published before it (in order
+   * per publisher and key, like messages); every subscribed node's {@link onMark} listeners see
+   * it. `false` when it could not be sent.
+   */
+  mark?(key: string, id: string): boolean;
+  /** Listens for markers of other nodes on the keys this node is subscribed to; returns a function that stops. */
+  onMark?(listener: MarkListener): () => void;
 }

@@ -8,6 +8,14 @@ import { asBuffer } from '../util/as-buffer.js';
 export class OutgoingMessage {
   /** Encodings cached by transports, keyed by a transport-chosen symbol. */
   private readonly encodings = new Map<symbol, unknown>();
+  /**
+   * @internal With a backplane: the node that published the message (32 hex digits of its id),
+   * set when it is relayed, and its sequence number among that node's messages (`0` until then).
+   * Recovery hand-over compares them to tell messages the old owner already logged.
+   */
+  origin: string | undefined = undefined;
+  /** @internal See {@link origin}. */
+  seq = 0;
 
   constructor(
     /** The payload: UTF-8 text when `isText`, otherwise binary. */
