@@ -53,6 +53,12 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
 
   private readonly origin = nodeIdBytes(this.nodeId);
   private readonly positions = new StreamPositions(originName(this.nodeId));
+  /**
+   * {@inheritDoc BroadcastRelay.markGrace} nats-server matches and queues each publisher's
+   * messages on that publisher's own goroutine: one matched just before a subscription took
+   * effect can still be on its way when a later marker overtakes it.
+   */
+  readonly markGrace = 100;
   private readonly prefix: string;
   private readonly logger: StormLogger;
   private readonly target: string;

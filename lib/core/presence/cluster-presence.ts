@@ -1,6 +1,7 @@
 import type { BroadcastRelay } from '../session/broadcast-relay.js';
-import type { OutgoingMessage } from '../session/outgoing-message.js';
+import { OutgoingMessage } from '../session/outgoing-message.js';
 import { addMeta, type PresenceState } from './presence-state.js';
+import { originOf, RemotePresence } from './remote-presence.js';
 
 /** Node topic answering "your presence state of group g" (docs/recovery-and-presence.md). */
 const STATE_TOPIC = 'storm.presence.state';
@@ -11,6 +12,11 @@ const STATE_TIMEOUT = 3000;
 interface LocalPresence {
   localState(group: string): PresenceState;
   deliverRemote(message: OutgoingMessage, group: string): void;
+}
+
+/** A `$presence` diff as one JSON text message (SPEC §9.2). */
+export function presenceMessage(data: Record<string, unknown>): OutgoingMessage {
+  return OutgoingMessage.from(JSON.stringify({ event: '$presence', data }));
 }
 
 const byRelay = new WeakMap<BroadcastRelay, ClusterPresence>();
@@ -25,8 +31,14 @@ export class ClusterPresence {
   private readonly trackers = new Set<LocalPresence>();
   /** Per group with tracked sessions here: stops receiving other nodes' diffs. */
   private readonly subscriptions = new Map<string, { stop: () => void; users: number }>();
+  /** The other nodes' entries in the groups tracked here: a crashed node's leaves come from it. */
+  private readonly remote: RemotePresence;
 
   private constructor(private readonly relay: BroadcastRelay) {
+    this.remote = new RemotePresence(relay, relay.nodeId === undefined ? '' : originOf(relay.nodeId), (group, leaves) => {
+      const message = presenceMessage({ group, joins: {}, leaves });
+      for (const tracker of this.trackers) tracker.deliverRemote(message, group);
+    });
     relay.handle?.(STATE_TOPIC, (data) => {
       const group = (data as { group?: unknown } | null)?.group;
       return typeof group === 'string' ? this.localState(group) : {};
@@ -54,8 +66,10 @@ export class ClusterPresence {
     if (relay.requestAll === undefined) return this.localState(group);
     const replies = await relay.requestAll(STATE_TOPIC, { group }, { timeout: STATE_TIMEOUT });
     const state: PresenceState = {};
+    const tracked = this.subscriptions.has(group);
     for (const reply of replies) {
       if (reply.error !== undefined || typeof reply.data !== 'object' || reply.data === null) continue;
+      if (tracked) this.remote.state(group, reply.node, reply.data as PresenceState);
       for (const [key, value] of Object.entries(reply.data as PresenceState)) {
         if (Array.isArray(value?.metas)) for (const meta of value.metas) addMeta(state, key, meta);
       }
@@ -76,6 +90,7 @@ export class ClusterPresence {
       return;
     }
     const stop = this.relay.join(`presence:${group}`, (message) => {
+      this.remote.diff(group, message);
       for (const tracker of this.trackers) tracker.deliverRemote(message, group);
     });
     this.subscriptions.set(group, { stop, users: 1 });
@@ -87,6 +102,7 @@ export class ClusterPresence {
     if (existing === undefined || --existing.users > 0) return;
     existing.stop();
     this.subscriptions.delete(group);
+    this.remote.forget(group);
   }
 
   private localState(group: string): PresenceState {

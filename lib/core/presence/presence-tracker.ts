@@ -1,8 +1,8 @@
 import type { DetachedMember } from '../session/detached-member.js';
 import { deliver } from '../session/delivery.js';
-import { OutgoingMessage } from '../session/outgoing-message.js';
+import type { OutgoingMessage } from '../session/outgoing-message.js';
 import type { SessionBase } from '../session/session-base.js';
-import type { ClusterPresence } from './cluster-presence.js';
+import { presenceMessage, type ClusterPresence } from './cluster-presence.js';
 import { addMeta, type PresenceMeta, type PresenceState } from './presence-state.js';
 
 /** Where a tracked session's presence messages go: the live session, or its detached record. */
@@ -219,9 +219,4 @@ export class PresenceTracker {
 function sendTo(target: PresenceTarget, message: OutgoingMessage): void {
   if (typeof (target as DetachedMember).deliver === 'function') (target as DetachedMember).deliver(message);
   else void deliver(target as SessionBase, message);
-}
-
-/** A `$presence` event as one JSON text message (SPEC §9.2). */
-function presenceMessage(data: Record<string, unknown>): OutgoingMessage {
-  return OutgoingMessage.from(JSON.stringify({ event: '$presence', data }));
 }

@@ -41,11 +41,21 @@ export class HandOverBuffer {
    * key. A message without a number (published by this node while its link was down: the old
    * owner never saw it) is kept.
    */
-  after(marks: Readonly<Record<string, Readonly<Record<string, number>>>>): OutgoingMessage[] {
+  after(marks: Readonly<Record<string, Readonly<Record<string, number>>>>, tail: readonly OutgoingMessage[] = []): OutgoingMessage[] {
     const kept: OutgoingMessage[] = [];
+    const have = new Set<string>();
     for (const [key, message] of this.received) {
+      if (message.origin !== undefined) have.add(`${message.origin}:${message.seq}`);
       const last = message.origin === undefined ? undefined : marks[key]?.[message.origin];
       if (last === undefined || message.seq > last) kept.push(message);
+    }
+    // What the old owner received after a marker and this node never did (see `markGrace`): in
+    // its place in its origin's order.
+    for (const message of tail) {
+      if (have.has(`${message.origin}:${message.seq}`)) continue;
+      const at = kept.findIndex((m) => m.origin === message.origin && m.seq > message.seq);
+      if (at < 0) kept.push(message);
+      else kept.splice(at, 0, message);
     }
     return kept;
   }

@@ -4,9 +4,11 @@ import type { BroadcastRelay } from '../session/broadcast-relay.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { SessionGroups } from '../session/session-groups.js';
 import type { ServerSessionManager } from '../session/server-session-manager.js';
-import type { OutgoingMessage } from '../session/outgoing-message.js';
+import { OutgoingMessage } from '../session/outgoing-message.js';
+import type { DetachedMember } from '../session/detached-member.js';
 import type { SessionBase } from '../session/session-base.js';
 import { DetachedSession, type HandedOverPresence } from './detached-session.js';
+import { originOf } from '../presence/remote-presence.js';
 import { HandOverBuffer } from './hand-over-buffer.js';
 import { OutboundLog } from './outbound-log.js';
 import type { ResolvedRecovery } from './recovery-options.js';
@@ -57,6 +59,11 @@ interface HandOver {
    * the new node's marker (see `BroadcastRelay.mark`).
    */
   readonly marks?: Record<string, Record<string, number>>;
+  /**
+   * Marked hand-over only: what the owner received on the session's keys after their markers
+   * (origin, sequence number, base64 payload, text flag), for the messages a marker overtook.
+   */
+  readonly tail?: [string, number, string, boolean][];
 }
 
 /** The owner's answer to `prepare`: the session is reserved for the asking node. */
@@ -74,6 +81,12 @@ interface PendingHandOver {
   /** Keys whose marker has not arrived yet (this node still logs them). */
   readonly remaining: Set<string>;
   readonly marks: Record<string, Record<string, number>>;
+  /** Messages of other nodes received on a key after its marker (see `BroadcastRelay.markGrace`). */
+  readonly tail: OutgoingMessage[];
+  tailBytes: number;
+  /** Collect {@link tail} in place of the session, per key whose marker arrived. */
+  readonly collectors: [key: string, member: DetachedMember][];
+  lastMarkAt: number;
   settle: (() => void) | undefined;
   timer: NodeJS.Timeout | undefined;
 }
@@ -307,6 +320,10 @@ export class SessionRecovery {
       requester: originOf(from),
       remaining: new Set([...detached.groups.map(groupKey), this.sessionsKey]),
       marks: {},
+      tail: [],
+      tailBytes: 0,
+      collectors: [],
+      lastMarkAt: 0,
       settle: undefined,
       timer: undefined,
     };
@@ -321,11 +338,39 @@ export class SessionRecovery {
   private marked(key: string, id: string, from: string, marks: Readonly<Record<string, number>>): void {
     const pending = this.pending.get(id);
     if (pending === undefined || from !== pending.requester || !pending.remaining.delete(key)) return;
-    // Everything before the marker on this key is logged; the new node has everything after it.
+    // Everything before the marker on this key is logged; the new node has everything after it
+    // (but for what the marker overtook on the bus: collected in the tail).
     pending.marks[key] = { ...marks };
-    if (key === this.sessionsKey) this.sessions.removeDetached(pending.detached);
-    else this.groups.removeDetached(key.slice(GROUP_PREFIX.length), pending.detached);
+    pending.lastMarkAt = Date.now();
+    const self = this.relay?.nodeId === undefined ? '' : originOf(this.relay.nodeId);
+    const collector: DetachedMember = {
+      id: pending.detached.id,
+      deliver: (message) => {
+        if (message.origin === undefined || message.origin === self) return;
+        pending.tailBytes += message.data.length;
+        if (pending.tailBytes <= this.settings.maxBufferedBytes) pending.tail.push(message);
+      },
+    };
+    pending.collectors.push([key, collector]);
+    this.swapMember(key, pending.detached, collector);
     if (pending.remaining.size === 0) pending.settle?.();
+  }
+
+  /** Replaces `from` by `to` (or removes it) as the member under a backplane key. */
+  private swapMember(key: string, from: DetachedMember, to: DetachedMember | undefined): void {
+    if (key === this.sessionsKey) {
+      if (to !== undefined) this.sessions.addDetached(to);
+      this.sessions.removeDetached(from);
+    } else {
+      const group = key.slice(GROUP_PREFIX.length);
+      if (to !== undefined) this.groups.addDetached(group, to);
+      this.groups.removeDetached(group, from);
+    }
+  }
+
+  /** Stops collecting a pending hand-over's tail. */
+  private stopCollecting(pending: PendingHandOver): void {
+    for (const [key, collector] of pending.collectors.splice(0)) this.swapMember(key, collector, undefined);
   }
 
   /** Marked hand-over, last step on the owner: once every marker arrived, hand the session over and let go. */
@@ -345,12 +390,19 @@ export class SessionRecovery {
         return null;
       }
     }
+    const grace = pending.lastMarkAt + (this.relay?.markGrace ?? 0) - Date.now();
+    if (grace > 0) await new Promise((resolve) => setTimeout(resolve, grace));
     if (this.pending.get(id as string) !== pending) return null;
     this.pending.delete(id as string);
     clearTimeout(pending.timer);
-    // Discarded meanwhile (its log outgrew the bound): nothing to hand over.
-    if (pending.detached.done) return null;
-    return this.letGo(pending.detached, pending.count, pending.marks);
+    this.stopCollecting(pending);
+    // Discarded meanwhile (its log outgrew the bound), or the tail did: nothing to hand over.
+    if (pending.detached.done || pending.tailBytes > this.settings.maxBufferedBytes) {
+      if (!pending.detached.done) this.cancelDetached(pending.detached, 'its hand-over outgrew recovery.maxBufferedBytes');
+      return null;
+    }
+    const tail = pending.tail.map((m): [string, number, string, boolean] => [m.origin!, m.seq, m.data.toString('base64'), m.isText]);
+    return this.letGo(pending.detached, pending.count, pending.marks, tail);
   }
 
   /** A reserved session will not be taken: discard it (the resuming client gets a fresh session). */
@@ -360,8 +412,12 @@ export class SessionRecovery {
     this.pending.delete(id);
     clearTimeout(pending.timer);
     pending.settle = undefined;
-    const detached = pending.detached;
-    if (detached.done) return;
+    this.stopCollecting(pending);
+    if (!pending.detached.done) this.cancelDetached(pending.detached, why);
+  }
+
+  /** Drops a claimed (no longer registered) session for good. */
+  private cancelDetached(detached: DetachedSession, why: string): void {
     this.release(detached);
     this.groups.presenceIfUsed?.untrackAll(detached.id);
     this.discardedCount++;
@@ -369,7 +425,7 @@ export class SessionRecovery {
   }
 
   /** Builds the hand-over of a claimed session and lets go of it. */
-  private letGo(detached: DetachedSession, count: number, marks: HandOver['marks']): HandOver {
+  private letGo(detached: DetachedSession, count: number, marks: HandOver['marks'], tail?: HandOver['tail']): HandOver {
     const entries: [string, boolean][] = [];
     detached.log.replayAfter(count, (data, isText) => entries.push([data.toString('base64'), isText]));
     const presence = this.groups.presenceIfUsed?.release(detached.id) ?? [];
@@ -380,7 +436,7 @@ export class SessionRecovery {
       items: detached.items === undefined ? [] : [...detached.items],
       entries,
       presence,
-      ...(marks === undefined ? {} : { marks }),
+      ...(marks === undefined ? {} : { marks, tail }),
     };
     this.release(detached);
     this.handedOverCount++;
@@ -405,6 +461,9 @@ export class SessionRecovery {
     const remaining = (): number => Math.max(1, deadline - Date.now());
     let prepared: Prepared | undefined;
     try {
+      // A token naming a node that is not (or no longer) live: fresh at once, no request to wait for.
+      const live = await withDeadline(relay.nodes?.() ?? Promise.resolve([node]), remaining());
+      if (live?.includes(node) !== true) return undefined;
       const reply = await relay.request!(node, this.topic, { op: 'prepare', token: request.token, count: request.count }, { timeout: remaining() });
       prepared = isPrepared(reply) ? reply : undefined;
     } catch (error) {
@@ -427,7 +486,13 @@ export class SessionRecovery {
       const reply = await relay.request!(node, this.topic, { op: 'take', handOver: id }, { timeout: remaining() });
       if (!isHandOver(reply) || reply.marks === undefined || buffer.overflowed) return undefined;
       // Synchronously, so that the record takes over from the buffer with nothing in between.
-      return this.adopt(reply, buffer.after(reply.marks));
+      const tail = (reply.tail ?? []).map(([origin, seq, data, isText]) => {
+        const message = new OutgoingMessage(Buffer.from(data, 'base64'), isText);
+        message.origin = origin;
+        message.seq = seq;
+        return message;
+      });
+      return this.adopt(reply, buffer.after(reply.marks, tail));
     } catch (error) {
       this.logger.debug?.(`Resume of a session owned by node ${node} failed: ${String(error)}`);
       return undefined;
@@ -502,11 +567,6 @@ function groupKey(group: string): string {
   return GROUP_PREFIX + group;
 }
 
-/** A node id as origins are named on the bus (`OutgoingMessage.origin`). */
-function originOf(nodeId: string): string {
-  return nodeId.replaceAll('-', '').toLowerCase();
-}
-
 function isPrepared(reply: unknown): reply is Prepared {
   if (typeof reply !== 'object' || reply === null) return false;
   const { handOver, groups } = reply as Partial<Prepared>;
@@ -523,7 +583,8 @@ function isHandOver(reply: unknown): reply is HandOver {
     Array.isArray(h.items) &&
     Array.isArray(h.entries) &&
     Array.isArray(h.presence) &&
-    (h.marks === undefined || (typeof h.marks === 'object' && h.marks !== null))
+    (h.marks === undefined || (typeof h.marks === 'object' && h.marks !== null)) &&
+    (h.tail === undefined || (Array.isArray(h.tail) && h.tail.every((t) => Array.isArray(t) && typeof t[0] === 'string' && Number.isSafeInteger(t[1]) && typeof t[2] === 'string')))
   );
 }
 

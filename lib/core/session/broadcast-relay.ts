@@ -93,6 +93,8 @@ export interface BroadcastRelay extends Partial<NodeMessaging> {
   clusterCount(key: string): Promise<number>;
   /** Resolves once the relay is connected and subscribed; servers await it in `listen()`. */
   ready?(): Promise<void>;
+  /** Whether the link to the bus is up now (`undefined` counts as up). */
+  readonly connected?: boolean;
   /**
    * Resolves `true` once this node's subscription to `key` (made by {@link join}) is active on the
    * bus — every message published under `key` from then on reaches this node — or `false` when it
@@ -109,4 +111,11 @@ export interface BroadcastRelay extends Partial<NodeMessaging> {
   mark?(key: string, id: string): boolean;
   /** Listens for markers of other nodes on the keys this node is subscribed to; returns a function that stops. */
   onMark?(listener: MarkListener): () => void;
+  /**
+   * How long after a marker a message that another node published before the marker took effect
+   * may still arrive, in ms: `0`/absent when the bus orders a key's messages exactly (Redis, Redis
+   * Cluster shards, memory); NATS routes each publisher's messages concurrently, so a message in
+   * flight inside the server can overtake a marker by a little.
+   */
+  readonly markGrace?: number;
 }

@@ -73,7 +73,9 @@ export class SessionGroups {
     else if (typeof groups !== 'string') groups.add(group);
     else if (groups !== group) this.bySession.set(session, new Set([groups, group]));
     if (this.relay !== undefined && members.size !== before) {
-      if (before === 0) this.relayJoin(group, members);
+      // Already relayed for detached members (a session resuming): keep that subscription, as
+      // resubscribing would lose what the bus carries in between.
+      if (before === 0 && !this.relayed.has(group)) this.relayJoin(group, members);
       else this.relay.count(`group:${group}`, members.size);
     }
   }

@@ -5,6 +5,7 @@ import { BackplaneError, BackplaneErrorCode, type Backplane } from '../../../lib
 import { nodeNumberOfSessionId, type StormWebSocketServer, type WsSession } from '../../../lib/core/index.js';
 import { delay, waitFor } from '../../support/wait.js';
 import { closeWsServer, nextWsSession, RecordingWsClient, startWsServer, wsUrl } from '../../support/ws-server.js';
+import { recoveryContract } from './recovery-contract.js';
 
 /** A bus the contract runs on: makes backplanes that see each other. */
 export interface ContractBus {
@@ -283,4 +284,6 @@ export function backplaneContract(name: string, bus: () => ContractBus): void {
       }
     });
   });
+
+  recoveryContract(name, bus);
 }
