@@ -10,6 +10,7 @@ import { OutgoingMessage } from '../../lib/core/session/outgoing-message.js';
 import { delay, waitFor, withTimeout } from '../support/wait.js';
 import { backplaneContract, texts, TwoNodes, untilRelayed } from './support/backplane-contract.js';
 import { natsMissing, TestNats } from './support/nats-server.js';
+import { crossNodeRecoveryAndPresence } from './support/recovery-processes.js';
 
 describe('NatsBackplane', { skip: natsMissing }, () => {
   let nats: TestNats;
@@ -92,6 +93,7 @@ describe('NatsBackplane', { skip: natsMissing }, () => {
   });
 
   backplaneContract('NatsBackplane', () => ({ create: () => create() }));
+  crossNodeRecoveryAndPresence('NatsBackplane', () => ({ redisUrl: '', env: { BACKPLANE: 'nats', NATS_URL: nats.url } }));
 
   it('forgets a node that vanished without saying goodbye within nodeTtl', async () => {
     const { connect } = await import('nats');

@@ -8,17 +8,11 @@ import { CuttableProxy } from '../support/tcp-proxy.js';
 import { delay, waitFor } from '../support/wait.js';
 import { ClusterNode, type NodeClient } from './support/cluster-node.js';
 import { redisMissing, TestRedis } from './support/redis-server.js';
+import { crossNodeRecoveryAndPresence, presenceSummary as summary } from './support/recovery-processes.js';
 
 const SCRIPT = fileURLToPath(new URL('./fixtures/recovery-node.js', import.meta.url));
 const HEARTBEAT = 200;
 const NODE_TTL = 800;
-
-/** Keys and session ids of a presence state, sorted, for comparisons. */
-function summary(state: PresenceState): Record<string, number[]> {
-  const out: Record<string, number[]> = {};
-  for (const key of Object.keys(state).sort()) out[key] = state[key]!.metas.map((m) => m.sessionId).sort((a, b) => a - b);
-  return out;
-}
 
 function numbers(c: RecoveringClient): number[] {
   return c.texts
@@ -96,48 +90,5 @@ describe('recovery and presence across node processes sharing a real Redis', { s
     assert.deepEqual(presence.ada, [first.id], 'presence follows the session to B, once');
   });
 
-  it('gives a fresh session (recovered false) when the owner node died', async () => {
-    const c = await ClusterNode.start(redis.url, { heartbeatInterval: HEARTBEAT, nodeTtl: NODE_TTL, script: SCRIPT });
-    cleanups.push(() => c.stop());
-    const { proxy, client } = await viaProxy(c, 'orphan');
-    const first = await client.connect();
-    proxy.cut();
-    await c.crash();
-    proxy.retarget(b.port);
-    const fresh = await client.connect();
-    assert.equal(fresh.recovered, false);
-    assert.notEqual(fresh.id, first.id);
-  });
-
-  it('shows presence with several sessions per key across two nodes, and drops a killed node\'s entries within nodeTtl', async () => {
-    const c = await ClusterNode.start(redis.url, { heartbeatInterval: HEARTBEAT, nodeTtl: NODE_TTL, script: SCRIPT });
-    cleanups.push(() => c.stop());
-    const onA = new RecoveringClient(`ws://127.0.0.1:${a.port}/?user=zoe`, { autoReconnect: false });
-    const onB = new RecoveringClient(`ws://127.0.0.1:${b.port}/?user=zoe`, { autoReconnect: false });
-    const onC = new RecoveringClient(`ws://127.0.0.1:${c.port}/?user=yan`, { autoReconnect: false });
-    cleanups.push(() => onA.close(), () => onB.close(), () => onC.close());
-    const [ia, ib, ic] = [await onA.connect(), await onB.connect(), await onC.connect()];
-    const expected = { yan: [ic.id], zoe: [ia.id, ib.id].sort((x, y) => x - y) };
-    await waitFor(
-      async () => {
-        const state = summary((await controlA.request({ op: 'presence', group: 'lobby' })).state as PresenceState);
-        return JSON.stringify({ yan: state.yan, zoe: state.zoe }) === JSON.stringify(expected);
-      },
-      { timeout: 5000, interval: 50, message: 'cluster presence seen from A' },
-    );
-    // A diff made on C reaches the tracked session on A.
-    await onA.until(() => onA.texts.some((t) => t.includes('"$presence"') && t.includes('"yan"')), 5000, 'diff from C on A');
-    await onB.close();
-    await waitFor(
-      async () => summary((await controlA.request({ op: 'presence', group: 'lobby' })).state as PresenceState).zoe?.length === 1,
-      { timeout: 5000, interval: 50, message: 'leave on disconnect, seen from another node' },
-    );
-    await c.crash();
-    const killedAt = Date.now();
-    await waitFor(
-      async () => !('yan' in ((await controlA.request({ op: 'presence', group: 'lobby' })).state as PresenceState)),
-      { timeout: NODE_TTL + 4000, interval: 50, message: 'killed node entries expire' },
-    );
-    assert.ok(Date.now() - killedAt < NODE_TTL + 4000);
-  });
+  crossNodeRecoveryAndPresence('RedisBackplane', () => ({ redisUrl: redis.url, env: {} }));
 });

@@ -8,6 +8,7 @@ import { silentLogger } from '../../lib/core/index.js';
 import { delay, waitFor, withTimeout } from '../support/wait.js';
 import { backplaneContract, texts, TwoNodes, untilRelayed, type Member } from './support/backplane-contract.js';
 import { redisClusterMissing, TestRedisCluster } from './support/redis-cluster.js';
+import { crossNodeRecoveryAndPresence } from './support/recovery-processes.js';
 
 /** The Redis Cluster slot of a key (CRC16/XMODEM mod 16384; no hash tags in our channel names). */
 function slotOf(key: string): number {
@@ -40,6 +41,10 @@ describe('RedisBackplane on a Redis Cluster (3 masters + 3 replicas)', { skip: r
   });
 
   backplaneContract('RedisBackplane (Cluster)', () => ({ create: () => create() }));
+  crossNodeRecoveryAndPresence('RedisBackplane (Cluster)', () => ({
+    redisUrl: '',
+    env: { BACKPLANE: 'redis-cluster', REDIS_CLUSTER: JSON.stringify(cluster.nodes) },
+  }));
 
   it('spreads 50 group channels over every master', async () => {
     const masters = new Set<number>();

@@ -12,6 +12,8 @@ export interface ClusterNodeOptions {
   nodeTtl?: number;
   /** Another fixture script (compiled, absolute path) speaking the same start-up line. */
   script?: string;
+  /** More environment for the node (e.g. another backplane for the recovery fixture). */
+  env?: Record<string, string>;
 }
 
 /** One node process (test/cluster/fixtures/node-server.ts) with a RedisBackplane. */
@@ -24,7 +26,7 @@ export class ClusterNode {
 
   /** Starts a node and resolves once it listens (and so its backplane is subscribed). */
   static async start(redisUrl: string, options: ClusterNodeOptions = {}): Promise<ClusterNode> {
-    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl };
+    const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, ...options.env };
     if (options.heartbeatInterval !== undefined) env.HEARTBEAT_INTERVAL = String(options.heartbeatInterval);
     if (options.nodeTtl !== undefined) env.NODE_TTL = String(options.nodeTtl);
     const peer = spawnPeer(process.execPath, [options.script ?? NODE_SCRIPT], { env });
