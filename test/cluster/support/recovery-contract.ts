@@ -148,6 +148,28 @@ export function recoveryContract(name: string, bus: () => ContractBus): void {
       assert.equal(b.sessions.get(first.id)?.recovered, true, 'the session is still live on B');
     });
 
+    it('gives a fresh session and discards the reserved session at once when the resuming node cannot mark (bus trouble)', async () => {
+      const { proxy, client: recovering } = await client(a);
+      const first = await recovering.connect();
+      proxy.cut();
+      await waitFor(() => a.recoveryStats!.detached === 1, { timeout: 5000, message: 'A holds the detached session' });
+      const bBackplane = backplanes[1]!;
+      const mark = bBackplane.mark!.bind(bBackplane);
+      bBackplane.mark = () => false;
+      const discarded = a.recoveryStats!.discarded;
+      try {
+        proxy.retarget(b.port!);
+        const welcome = await recovering.connect();
+        assert.equal(welcome.recovered, false);
+        assert.notEqual(welcome.id, first.id);
+      } finally {
+        bBackplane.mark = mark;
+      }
+      await waitFor(() => a.recoveryStats!.discarded === discarded + 1, { timeout: 2000, message: 'A discards on the cancel' });
+      assert.equal(a.recoveryStats!.detached, 0);
+      assert.equal(b.recoveryStats!.detached, 0);
+    });
+
     it('gives a fresh session, without a hang or a leak, when the owner dies in the middle of the hand-over', async () => {
       const owner = await node();
       const { proxy, client: recovering } = await client(owner);
