@@ -101,14 +101,21 @@ export class PresenceTracker {
     for (const group of [...this.byGroup.keys()]) this.untrack(group, id);
   }
 
-  /** Tracks a session handed over from another node, without announcing it (it never left). */
+  /**
+   * Tracks a session handed over from another node, without announcing it to this node's sessions
+   * (it never left). The other nodes get a `joins` diff for it: their clients' maps stay as they
+   * are (a join of a known `sessionId` replaces the same meta), and the nodes learn that the entry
+   * now lives here, so they send its leave if this node crashes.
+   */
   adopt(group: string, session: SessionBase, key: string, meta: Record<string, unknown>): void {
-    this.entries(group).set(session.id, {
+    const entry: Tracked = {
       key,
       meta: { ...meta, sessionId: session.id },
       target: session,
       notify: session.eventCodec !== undefined,
-    });
+    };
+    this.entries(group).set(session.id, entry);
+    this.cluster?.publish(group, presenceMessage({ group, joins: { [key]: { metas: [entry.meta] } }, leaves: {} }));
   }
 
   /** Removes a session's entries without announcing it (handed over to another node); returns them. */

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 
+import WebSocket from 'ws';
+
+import { StormSocket, type WebSocketConstructor } from '../../../lib/client/index.js';
 import type { Backplane } from '../../../lib/cluster/index.js';
 import type { StormWebSocketServer } from '../../../lib/core/index.js';
 import { RecoveringClient } from '../../support/recovering-client.js';
@@ -8,6 +11,8 @@ import { CuttableProxy } from '../../support/tcp-proxy.js';
 import { delay, waitFor } from '../../support/wait.js';
 import { closeWsServer, startWsServer } from '../../support/ws-server.js';
 import type { ContractBus } from './backplane-contract.js';
+
+const Ws = WebSocket as unknown as WebSocketConstructor;
 
 /** The numbers of `{"event":"n","data":k}` messages a client received, in order. */
 export function streamNumbers(client: RecoveringClient): number[] {
@@ -53,15 +58,18 @@ export function recoveryContract(name: string, bus: () => ContractBus): void {
       backplanes.push(backplane);
       const server = await startWsServer({ codec: 'json', backplane, recovery: { window: 10_000 }, heartbeat: { pingInterval: 0 }, name: 'recovering' });
       server.on('connected', (session) => {
-        if (!session.recovered) session.joinGroup('stream');
+        if (session.recovered) return;
+        session.joinGroup('stream');
+        const user = session.handshake.query.get('user');
+        if (user !== null) server.groups.track('lobby', session, user);
       });
       servers.push(server);
       return server;
     }
 
-    async function client(server: StormWebSocketServer): Promise<{ proxy: CuttableProxy; client: RecoveringClient }> {
+    async function client(server: StormWebSocketServer, user?: string): Promise<{ proxy: CuttableProxy; client: RecoveringClient }> {
       const proxy = await CuttableProxy.start(server.port!);
-      const recovering = new RecoveringClient(`ws://127.0.0.1:${proxy.port}/`, { autoReconnect: false });
+      const recovering = new RecoveringClient(`ws://127.0.0.1:${proxy.port}/${user === undefined ? '' : `?user=${user}`}`, { autoReconnect: false });
       cleanups.push(() => proxy.close(), () => recovering.close());
       return { proxy, client: recovering };
     }
@@ -168,6 +176,26 @@ export function recoveryContract(name: string, bus: () => ContractBus): void {
       await waitFor(() => a.recoveryStats!.discarded === discarded + 1, { timeout: 2000, message: 'A discards on the cancel' });
       assert.equal(a.recoveryStats!.detached, 0);
       assert.equal(b.recoveryStats!.detached, 0);
+    });
+
+    it("sends a handed-over session's presence leave to other nodes' clients when its new node crashes", async () => {
+      const watcher = new StormSocket(`ws://127.0.0.1:${c.port}/`, { WebSocket: Ws, query: { user: 'watcher' }, reconnect: false });
+      cleanups.push(() => watcher.close());
+      await watcher.connect();
+      const { proxy, client: recovering } = await client(a, 'ada');
+      const first = await recovering.connect();
+      await waitFor(() => watcher.presence('lobby').ada?.metas[0]?.sessionId === first.id, { timeout: 5000, message: 'the watcher sees ada' });
+      const e = await node();
+      proxy.cut();
+      await waitFor(() => a.recoveryStats!.detached === 1, { timeout: 5000, message: 'A holds the detached session' });
+      proxy.retarget(e.port!);
+      assert.equal((await recovering.connect()).recovered, true);
+      await delay(300); // the moved entry's announcement travels
+      assert.deepEqual(Object.keys(watcher.presence('lobby')).sort(), ['ada', 'watcher'], 'no flap on the hand-over');
+      // E's backplane dies without its sessions saying goodbye.
+      await backplanes.at(-1)!.close();
+      await waitFor(() => !('ada' in watcher.presence('lobby')), { timeout: 8000, message: "the watcher is told ada's node is gone" });
+      await recovering.close();
     });
 
     it('gives a fresh session, without a hang or a leak, when the owner dies in the middle of the hand-over', async () => {
