@@ -15,7 +15,7 @@ import {
 } from './storm-socket-options.js';
 
 /** `(data, options?)`; `data` may be left out for events without one. */
-type RequestArgs<F> = EventArgs<F> extends [] ? [data?: undefined, options?: RequestOptions] : [data: EventArgs<F>[0], options?: RequestOptions];
+export type RequestArgs<F> = EventArgs<F> extends [] ? [data?: undefined, options?: RequestOptions] : [data: EventArgs<F>[0], options?: RequestOptions];
 
 type Listener = (...args: never[]) => unknown;
 type Lifecycle = keyof LifecycleEvents;
