@@ -52,7 +52,8 @@ export class StormHandlerFactory {
     // message; its errors still go through the exception filters. What the creator found is
     // recorded as it builds the proxy: its public `createGuardsFn()` and `createPipesFn()` get the
     // guards, the pipes and the parameters; the interceptors come from its interceptor context, a
-    // private field wrapped like the filter context (pinned by test/nest/enhancers.spec.ts).
+    // private field wrapped like the filter context (pinned by test/nest/storm-handler.spec.ts:
+    // without it no handler is called directly, and the test of a plain handler fails).
     const base = externalContextCreator;
     const creators = base as unknown as { filtersContextCreator: FilterContext; interceptorsContextCreator: ContextCreator | undefined };
     const interceptors = creators.interceptorsContextCreator;
