@@ -1,5 +1,5 @@
 import { isObservable, lastValueFrom, Subscription, type Observable } from 'rxjs';
-import { isPromiseLike } from '../core/util/resolved.js';
+import { isPromiseLike, RESOLVED } from '../core/util/resolved.js';
 import type { StormContext } from './storm-context.js';
 import type { StormEvent, StormHandlerMetadata } from './storm-event.js';
 import type { StormHandlerArgs } from './storm-params.factory.js';
@@ -171,6 +171,7 @@ export class StormHandler {
   }
 }
 
+/** `ok` once the send finished: at once when it needs no waiting (nothing, or the engine's `RESOLVED`). */
 function settle(sent: Promise<void> | undefined, ok: boolean): boolean | Promise<boolean> {
-  return sent === undefined ? ok : sent.then(() => ok);
+  return sent === undefined || sent === RESOLVED ? ok : sent.then(() => ok);
 }

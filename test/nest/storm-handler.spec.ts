@@ -24,6 +24,7 @@ import {
 import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { map, of, type Observable } from 'rxjs';
 
+import { RESOLVED } from '../../lib/core/util/resolved.js';
 import { MessageBody } from '../../lib/nest/decorators/message-body.decorator.js';
 import { StormContext } from '../../lib/nest/storm-context.js';
 import { StormHandlerFactory } from '../../lib/nest/storm-handler.factory.js';
@@ -145,6 +146,22 @@ describe('StormHandler: direct calls of handlers without guards, interceptors or
     const body = run(handlerOf(app, 'body'), 1);
     assert.equal(body.result, true);
     assert.deepEqual(body.replies, [3]);
+  });
+
+  it('waits for a reply\'s send only when it is pending (the engine\'s RESOLVED means sent)', async () => {
+    const handler = handlerOf(app, 'plain');
+    const context = new StormContext('message', 'ws', undefined, 1, 'p');
+    assert.equal(handler.run([undefined, 1, context, 'p'], () => RESOLVED), true);
+    let release!: () => void;
+    const pending = new Promise<void>((resolve) => (release = resolve));
+    const waiting = handler.run([undefined, 1, context, 'p'], () => pending);
+    assert.ok(waiting instanceof Promise);
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false);
+    release();
+    assert.equal(await waiting, true);
   });
 
   it('awaits a promise the handler returns and a custom parameter decorator that returns one', async () => {
