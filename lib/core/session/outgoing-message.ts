@@ -11,12 +11,13 @@ export class OutgoingMessage {
   /** @internal Encodings cached by transports, keyed by a transport-chosen symbol. */
   private readonly encodings = new Map<symbol, unknown>();
   /**
-   * @internal With a backplane: the node that published the message (32 hex digits of its id),
-   * set when it is relayed, and its sequence number among that node's messages (`0` until then).
-   * Recovery hand-over compares them to tell messages the old owner already logged.
+   * With a backplane that supports hand-over markers (`BroadcastRelay.mark`): the node that
+   * published the message, as the 32 lowercase hex digits of its `nodeId`. The backplane sets it
+   * (with {@link seq}) on the messages it publishes and on those it hands to `deliver`; recovery
+   * hand-over compares them with the old owner's positions. `undefined` for a message not relayed.
    */
   origin: string | undefined = undefined;
-  /** @internal See {@link origin}. */
+  /** The message's number among its origin's relayed messages (one counter per node, from 1; `0` until numbered). */
   seq = 0;
 
   constructor(
