@@ -14,6 +14,11 @@ interface Tracked {
   target: PresenceTarget;
   /** Whether the session speaks the event protocol (gets `$presence` messages). */
   readonly notify: boolean;
+  /**
+   * While the session's first state is being fetched from the cluster: the diffs that arrived
+   * meanwhile, sent after the state (which may predate them; diffs are idempotent).
+   */
+  waiting?: OutgoingMessage[];
 }
 
 interface PendingDiff {
@@ -147,7 +152,7 @@ export class PresenceTracker {
   deliverRemote(message: OutgoingMessage, group: string): void {
     const entries = this.byGroup.get(group);
     if (entries === undefined) return;
-    for (const entry of entries.values()) if (entry.notify) sendTo(entry.target, message);
+    for (const entry of entries.values()) if (entry.notify) notify(entry, message);
   }
 
   private entries(group: string): Map<number, Tracked> {
@@ -203,7 +208,7 @@ export class PresenceTracker {
       for (const [id, entry] of entries) {
         if (!entry.notify) continue;
         if (diff.fresh.has(id)) fresh.push(entry);
-        else if (diffMessage !== undefined) sendTo(entry.target, diffMessage);
+        else if (diffMessage !== undefined) notify(entry, diffMessage);
       }
       if (fresh.length > 0) this.sendState(group, fresh);
     }
@@ -211,15 +216,28 @@ export class PresenceTracker {
 
   /** The first `$presence` of newly tracked sessions: the whole state of the group. */
   private sendState(group: string, targets: Tracked[]): void {
+    for (const entry of targets) entry.waiting = [];
     const send = (state: PresenceState): void => {
       const message = presenceMessage({ group, state });
-      // Still tracked (with this very entry) by the time the state is known.
-      for (const entry of targets) if (this.byGroup.get(group)?.get(entry.meta.sessionId) === entry) sendTo(entry.target, message);
+      for (const entry of targets) {
+        const waiting = entry.waiting ?? [];
+        entry.waiting = undefined;
+        // Still tracked (with this very entry) by the time the state is known.
+        if (this.byGroup.get(group)?.get(entry.meta.sessionId) !== entry) continue;
+        sendTo(entry.target, message);
+        for (const diff of waiting) sendTo(entry.target, diff);
+      }
     };
     if (this.cluster === undefined) send(this.localState(group));
     else
       this.cluster.state(group).then(send, () => send(this.localState(group)));
   }
+}
+
+/** Sends a diff to a tracked session, or holds it until the session's first state went out. */
+function notify(entry: Tracked, message: OutgoingMessage): void {
+  if (entry.waiting !== undefined) entry.waiting.push(message);
+  else sendTo(entry.target, message);
 }
 
 /** Hands a presence message to a live session (its own delivery path) or to a detached session's log. */

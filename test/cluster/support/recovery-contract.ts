@@ -182,6 +182,8 @@ export function recoveryContract(name: string, bus: () => ContractBus): void {
       const watcher = new StormSocket(`ws://127.0.0.1:${c.port}/`, { WebSocket: Ws, query: { user: 'watcher' }, reconnect: false });
       cleanups.push(() => watcher.close());
       await watcher.connect();
+      // C relays other nodes' diffs once its subscription to them is active.
+      await waitFor(() => backplanes[2]!.subscribed!('presence:lobby'), { timeout: 5000, message: "C's presence subscription" });
       const { proxy, client: recovering } = await client(a, 'ada');
       const first = await recovering.connect();
       await waitFor(() => watcher.presence('lobby').ada?.metas[0]?.sessionId === first.id, { timeout: 5000, message: 'the watcher sees ada' });

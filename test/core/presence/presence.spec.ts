@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 
+import { MemoryBackplane, MemoryBackplaneHub } from '../../../lib/cluster/index.js';
 import type { PresenceState, StormWebSocketServer, WsSession } from '../../../lib/core/index.js';
 import { RecoveringClient } from '../../support/recovering-client.js';
 import { CuttableProxy } from '../../support/tcp-proxy.js';
@@ -167,6 +168,30 @@ describe('presence (SessionGroups track / untrack / presence, $presence)', () =>
     await waitFor(() => server.recoveryStats!.discarded === 1, { timeout: 3000 });
     await watcher.until(() => !('blinker' in replay(presenceEvents(watcher))), 3000, 'leave after discard');
     assert.ok(!('blinker' in (await server.groups.presence('lobby'))));
+  });
+
+  it('sends the diffs that arrive while a first state is fetched from the cluster after that state, not before', async () => {
+    const hub = new MemoryBackplaneHub();
+    const [pa, pb] = [new MemoryBackplane({ hub }), new MemoryBackplane({ hub })];
+    cleanups.push(() => pa.close(), () => pb.close());
+    const a = await presenceServer({ backplane: pa });
+    const b = await presenceServer({ backplane: pb });
+    // The cluster answers A's state request late (a slow or dying node), after B's join.
+    const requestAll = pa.requestAll.bind(pa);
+    pa.requestAll = async (...args: Parameters<typeof pa.requestAll>) => {
+      const replies = await requestAll(...args);
+      await delay(300);
+      return replies;
+    };
+    const watcher = join(`ws://127.0.0.1:${a.port}/`, 'watcher');
+    await watcher.connect();
+    await delay(50); // A's state request is on its way
+    const other = join(`ws://127.0.0.1:${b.port}/`, 'other');
+    const { id } = await other.connect();
+    await waitFor(() => presenceEvents(watcher).some((e) => e.state !== undefined), { timeout: 5000 });
+    await waitFor(() => replay(presenceEvents(watcher)).other?.metas[0]?.sessionId === id, { timeout: 5000, message: "B's join survives A's late state" });
+    const events = presenceEvents(watcher);
+    assert.ok(events[0]!.state !== undefined, 'the state comes first');
   });
 
   it('rejects a bad key or meta', async () => {
