@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type WebSocket from 'ws';
+import type { SessionWebSocket } from '../core/ws/session-websocket.js';
 import { ConnectionState } from '../core/session/connection-state.js';
 import type { EndPoint } from '../core/endpoint.js';
 import type { SessionLimits, SessionSink } from '../core/session/session-host.js';
@@ -40,7 +40,7 @@ export class GatewaySession extends EngineWsSession implements GatewayClient {
 
   /** @internal */
   constructor(
-    ws: WebSocket,
+    ws: SessionWebSocket,
     socket: Socket,
     limits: SessionLimits,
     sink: SessionSink,

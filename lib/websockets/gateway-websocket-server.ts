@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type WebSocket from 'ws';
+import type { SessionWebSocket } from '../core/ws/session-websocket.js';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
 import type { EndPoint } from '../core/endpoint.js';
 import type { EngineWsSession, WsHandshake, WsSession } from '../core/ws/websocket-session.js';
@@ -20,7 +20,7 @@ export class GatewayWebSocketServer extends StormWebSocketServer {
   }
 
   protected override createSession(
-    ws: WebSocket,
+    ws: SessionWebSocket,
     socket: Socket,
     remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,

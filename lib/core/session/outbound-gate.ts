@@ -27,6 +27,8 @@ export interface OutboundOwner extends Session {
   flushWrites(): void;
   /** Drops the connection at once. */
   destroy(reason: DisconnectReason): void;
+  /** A sender starts waiting for the socket to drain (`drained()` wakes it). */
+  watchDrain(): void;
   /** The recovery log (SPEC §9.1), when the owner's server has `recovery`. */
   readonly outboundLog: OutboundLog | undefined;
   /** Where sends go once a recoverable session's connection dropped (until its `disconnected`). */
@@ -190,6 +192,7 @@ export class OutboundGate {
 
   private waitForDrain(): Promise<void> {
     if (this.drainWaiter === undefined) {
+      this.owner.watchDrain();
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
       this.drainWaiter = { promise, resolve };

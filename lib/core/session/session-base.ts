@@ -230,6 +230,9 @@ export abstract class SessionBase implements Session {
     if (done !== undefined) void done.catch(() => undefined);
   }
 
+  /** @internal A `wait`-policy sender waits for the socket to drain (a transport that listens for it lazily starts now). */
+  watchDrain(): void {}
+
   /** @internal Transports call this when the socket drained; wakes `wait`-policy senders. */
   protected drained(): void {
     this.outbound.drained();

@@ -9,6 +9,7 @@ import { ConnectionState } from '../session/connection-state.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, tlsOption } from '../options.js';
 import type { CloseOptions, Session } from '../session/session.js';
 import { EngineWsSession } from './websocket-session.js';
+import { SessionWebSocket } from './session-websocket.js';
 import { WsMessage } from './ws-message.js';
 import { resolveCompression, resolveHeartbeat, type CompressionOptions, type HeartbeatOptions, type ResolvedHeartbeat } from './ws-options.js';
 
@@ -138,7 +139,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, Eng
   }
 
   protected openConnection(signal: AbortSignal): Promise<EngineWsSession> {
-    const ws = new WebSocket(this.url, [...(this.options.subprotocols ?? [])], {
+    const ws = new SessionWebSocket(this.url, [...(this.options.subprotocols ?? [])], {
       headers: this.options.headers,
       handshakeTimeout: this.connectTimeout,
       perMessageDeflate: resolveCompression(this.options.compression),

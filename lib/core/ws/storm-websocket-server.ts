@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type Server as WsServer } from 'ws';
 import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
 import { InvalidOptionError } from '../errors.js';
 import { COMMON_SERVER_OPTION_KEYS, intOption, optionKeys, tlsOption, type CommonServerOptions } from '../options.js';
@@ -17,6 +17,7 @@ import { WsHandshakeContext } from './handshake-context.js';
 import { shareHeaderValues } from './shared-header-values.js';
 import { EngineWsSession, WsHandshakeInfo, type WsHandshake, type WsSession, type WsSessionOptions } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
+import { SessionWebSocket } from './session-websocket.js';
 import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
 import { readResumeRequest } from '../recovery/resume-request.js';
 import { SessionRecovery, type RecoveryStats } from '../recovery/session-recovery.js';
@@ -128,7 +129,7 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
  * await server.listen();
  */
 export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents, EngineWsSession> {
-  private readonly wss: WebSocketServer;
+  private readonly wss: WsServer<typeof SessionWebSocket>;
   private readonly attached: boolean;
   private readonly heartbeatSettings: ResolvedHeartbeat;
   private readonly maxFrameSize: number;
@@ -195,6 +196,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
     this.sessionOptions = { role: 'server', closeTimeout: this.config.closeTimeout, compressionThreshold: this.compressionThreshold };
     this.wss = new WebSocketServer({
+      // Connections report straight to their sessions (no listeners or patches per connection).
+      WebSocket: SessionWebSocket,
       noServer: true,
       clientTracking: false,
       maxPayload: this.config.maxMessageSize,
@@ -348,7 +351,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   private openSession(
-    ws: WebSocket,
+    ws: SessionWebSocket,
     socket: net.Socket,
     context: WsHandshakeContext,
     resumed: { detached: DetachedSession; count: number } | undefined,
@@ -377,7 +380,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal Builds the session of an accepted connection; subclasses may return a subclass of `WsSession`. */
   protected createSession(
-    ws: WebSocket,
+    ws: SessionWebSocket,
     socket: net.Socket,
     remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,

@@ -11,7 +11,7 @@ import { SessionBase } from '../session/session-base.js';
 import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from '../io/outbound-batch.js';
 import { asBuffer } from '../util/as-buffer.js';
-import { flushBeforeClose } from './flush-before-close.js';
+import type { SessionWebSocket } from './session-websocket.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
 /** What the client sent in its WebSocket handshake. */
@@ -112,34 +112,9 @@ function reasonForWsError(error: Error & { code?: string }): DisconnectReason {
 
 const kFrame = Symbol('stormsocket.wsFrame');
 const encodeOnce = (message: OutgoingMessage): Buffer => encodeFrame(message.data, message.isText);
-/** Links a `ws` connection and its socket back to their session, so the listeners can be shared functions. */
-const kSession = Symbol('stormsocket.session');
-
-type Linked<T> = T & { [kSession]: EngineWsSession };
-
-function sessionOf(emitter: WebSocket | Socket): EngineWsSession {
-  return (emitter as Linked<WebSocket | Socket>)[kSession];
-}
 
 /** Scratch space for frame headers: written and copied into a batch in one go, so one buffer serves every session. */
 const HEADER = Buffer.alloc(10);
-
-// Listeners shared by every session (no closures per connection): `this` is the emitter.
-function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  sessionOf(this).handleMessage(data, !isBinary);
-}
-function onWsPong(this: WebSocket): void {
-  sessionOf(this).missedPongs = 0;
-}
-function onWsError(this: WebSocket, error: Error & { code?: string }): void {
-  sessionOf(this).handleError(error);
-}
-function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
-  sessionOf(this).handleClose(code, reason);
-}
-function onSocketDrain(this: Socket): void {
-  sessionOf(this).handleDrain();
-}
 
 /** @internal Transport settings of WebSocket sessions, shared by every session of a server (one object, not one per session). */
 export interface WsSessionOptions {
@@ -190,11 +165,13 @@ export class EngineWsSession extends SessionBase implements WsSession {
   /** The write batch, created on the second message (the first is written directly). */
   private out: OutboundBatch | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
+  /** Set once a sender waited for the socket to drain (the 'drain' listener is added then). */
+  private drainWatched: true | undefined;
 
   /** @internal */
   constructor(
     /** The `ws` connection, for what the session API does not cover. */
-    readonly ws: WebSocket,
+    readonly ws: SessionWebSocket,
     /** The underlying socket. */
     readonly socket: Socket,
     limits: SessionLimits,
@@ -210,9 +187,6 @@ export class EngineWsSession extends SessionBase implements WsSession {
     this.remoteEndPoint = remoteEndPoint;
     this.handshake = handshake;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
-    (ws as Linked<WebSocket>)[kSession] = this;
-    (socket as Linked<Socket>)[kSession] = this;
-    if (this.batching) flushBeforeClose(ws, this);
   }
 
   get pendingSendBytes(): number {
@@ -240,15 +214,22 @@ export class EngineWsSession extends SessionBase implements WsSession {
     return this.outbound.send(typeof text === 'string' ? Buffer.from(text, 'utf8') : asBuffer(text), true);
   }
 
-  /** @internal Wires the connection and opens the session. */
+  /** @internal Wires the connection (its events come straight to this session) and opens the session. */
   start(): void {
-    const ws = this.ws;
-    ws.on('message', onWsMessage);
-    ws.on('pong', onWsPong);
-    ws.on('error', onWsError);
-    ws.on('close', onWsClose);
-    this.socket.on('drain', onSocketDrain);
+    this.ws.link(this);
     this.open();
+  }
+
+  /** @internal */
+  handlePong(): void {
+    this.missedPongs = 0;
+  }
+
+  /** @internal A sender waits for the socket to drain: listened for from the first wait on (most sessions never wait). */
+  override watchDrain(): void {
+    if (this.drainWatched === true) return;
+    this.drainWatched = true;
+    this.socket.on('drain', () => this.drained());
   }
 
   /** @internal */
@@ -265,11 +246,6 @@ export class EngineWsSession extends SessionBase implements WsSession {
     this.lifecycle.beginDestroy(reasonForWsError(error));
     if (wasOpen) this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
     this.reportError(error);
-  }
-
-  /** @internal */
-  handleDrain(): void {
-    this.drained();
   }
 
   /** @internal Heartbeat tick: pings, or drops the peer after `maxMissedPongs` unanswered pings. */
