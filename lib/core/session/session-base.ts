@@ -38,8 +38,8 @@ export abstract class SessionBase implements Session {
   protected readonly sink: SessionSink;
   /** @internal */
   protected readonly lifecycle = new SessionLifecycle();
-  /** @internal */
-  protected readonly inbound: InboundQueue;
+  /** @internal Ordered dispatch, created when first needed (see {@link InboundQueue}): idle sessions hold none. */
+  private inbound: InboundQueue | undefined = undefined;
   /** @internal */
   protected readonly outbound: OutboundGate;
   // Created on first use: an idle session should cost little memory.
@@ -59,7 +59,6 @@ export abstract class SessionBase implements Session {
     this.limits = limits;
     this.sink = sink;
     this.metrics = metrics ?? new ConnectionMetrics();
-    this.inbound = new InboundQueue(this, limits.maxPendingReceiveBytes);
     this.outbound = new OutboundGate(this);
   }
 
@@ -162,7 +161,7 @@ export abstract class SessionBase implements Session {
 
   abort(): void {
     if (this.lifecycle.state === ConnectionState.Closed) return;
-    this.inbound.clear();
+    this.inbound?.clear();
     this.destroy(DisconnectReason.Aborted);
   }
 
@@ -183,12 +182,16 @@ export abstract class SessionBase implements Session {
 
   /** @internal Stops reading and resolves once every queued message has been handled. */
   quiesce(): Promise<void> {
-    return this.inbound.quiesce();
+    return this.inboundQueue().quiesce();
+  }
+
+  private inboundQueue(): InboundQueue {
+    return (this.inbound ??= new InboundQueue(this, this.limits.maxPendingReceiveBytes));
   }
 
   /** @internal Whether a handler is running or messages wait for one. */
   get isDispatching(): boolean {
-    return this.inbound.isDispatching;
+    return this.inbound?.isDispatching === true;
   }
 
   /** @internal Runs receive middleware, then the application's handler (the inbound queue calls this in order). */
@@ -242,7 +245,8 @@ export abstract class SessionBase implements Session {
   protected open(): void {
     this.lifecycle.open();
     this.metrics.connectedAt = Date.now();
-    this.inbound.start(this.sink.sessionOpened(this));
+    const opening = this.sink.sessionOpened(this);
+    if (opening !== undefined) this.inboundQueue().hold(opening);
   }
 
   /** @internal Transports call this for every received message, in order. */
@@ -258,7 +262,14 @@ export abstract class SessionBase implements Session {
     }
     // Acks settle `session.request()`s at once: queued behind a handler that awaits one, they would deadlock it.
     if (this.limits.eventCodec !== undefined && this.sink.takeAck?.(this, data, isText) === true) return;
-    this.inbound.push(data, isText);
+    const inbound = this.inbound;
+    if (inbound !== undefined) {
+      inbound.push(data, isText);
+      return;
+    }
+    // Nothing running, nothing queued: dispatch now; a queue is needed once a handler is still running.
+    const running = this.dispatch(data, isText);
+    if (running !== undefined) this.inboundQueue().hold(running);
   }
 
   /**
@@ -269,7 +280,7 @@ export abstract class SessionBase implements Session {
     if (!this.lifecycle.finish(fallback)) return;
     this.outbound.release();
     this.sink.sessionTransportClosed?.(this, this.lifecycle.disconnectReason);
-    if (!this.inbound.deferClose()) this.finishClose();
+    if (this.inbound?.deferClose() !== true) this.finishClose();
   }
 
   /** @internal Reports an error thrown by a hook of this session to the owner. */
