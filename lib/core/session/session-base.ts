@@ -4,6 +4,7 @@ import type { EndPoint } from '../endpoint.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { asBuffer } from '../util/as-buffer.js';
 import { isPromiseLike } from '../util/resolved.js';
+import { monotonicMs } from '../util/clock.js';
 import { toError } from '../util/to-error.js';
 import { ConnectionState } from './connection-state.js';
 import { DisconnectReason } from './disconnect-reason.js';
@@ -30,8 +31,8 @@ import { emitOn, requestOn } from './session-requests.js';
 export abstract class SessionBase implements Session {
   readonly id: number;
   readonly metrics: ConnectionMetrics;
-  /** @internal When application data last arrived, in ms since the epoch (for `idleTimeout`). */
-  lastReceiveAt = Date.now();
+  /** @internal When application data last arrived, in {@link monotonicMs} (for `idleTimeout`). */
+  lastReceiveAt = monotonicMs();
   /** @internal What this session obeys (shared by the sessions of one server or client). */
   readonly limits: SessionLimits;
   /** @internal Where this session reports. */
@@ -44,7 +45,13 @@ export abstract class SessionBase implements Session {
   protected readonly outbound: OutboundGate;
   // Created on first use: an idle session should cost little memory.
   private itemMap: Map<string, unknown> | undefined;
-  recovered = false;
+  /**
+   * @internal The groups of its server's registry this session is in, kept by that registry
+   * (`SessionGroups`): a group's name, a `Set` of names, or `undefined` for none.
+   */
+  groupMembership: string | Set<string> | undefined = undefined;
+  /** @internal Set on a session that took over a dropped one (connection state recovery); absent otherwise. */
+  resumed: true | undefined;
   /** @internal The outbound log of a recoverable session (SPEC §9.1); undefined when recovery is off. */
   outboundLog: OutboundLog | undefined;
   /**
@@ -85,6 +92,11 @@ export abstract class SessionBase implements Session {
 
   get isBackpressured(): boolean {
     return this.outbound.isBackpressured;
+  }
+
+  /** Whether this session took over a dropped one (connection state recovery, SPEC §9.1). */
+  get recovered(): boolean {
+    return this.resumed === true;
   }
 
   /** Per-session user data. */

@@ -11,6 +11,7 @@ import { SessionBase } from '../session/session-base.js';
 import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from '../io/outbound-batch.js';
 import { asBuffer } from '../util/as-buffer.js';
+import { monotonicMs } from '../util/clock.js';
 import type { SessionWebSocket } from './session-websocket.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
@@ -234,7 +235,7 @@ export class EngineWsSession extends SessionBase implements WsSession {
 
   /** @internal */
   handleMessage(data: Buffer, isText: boolean): void {
-    this.lastReceiveAt = Date.now();
+    this.lastReceiveAt = monotonicMs();
     this.receive(data, isText);
   }
 
