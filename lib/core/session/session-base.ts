@@ -22,13 +22,15 @@ import { SessionLifecycle } from './session-lifecycle.js';
 import { emitOn, requestOn } from './session-requests.js';
 
 /**
- * The transport-independent half of the engine's sessions, composed of an {@link InboundQueue}
- * (ordered dispatch, read pausing), an {@link OutboundGate} (send middleware, slow-consumer
- * policy, drain) and a {@link SessionLifecycle} (close reasons, `closed`). `TcpSession` and
- * `WsSession` add the socket by implementing the abstract transport methods. Not exported from
- * the package's entry points: applications see the {@link Session} interface.
+ * The transport-independent half of the engine's sessions: a {@link SessionLifecycle} (close
+ * reasons, `closed`; the base class, so no object of its own), an {@link InboundQueue} (ordered
+ * dispatch, read pausing; created on the first async step) and the {@link OutboundGate} (send
+ * middleware, slow-consumer policy, drain; functions over the session, whose rare state is kept
+ * here). An idle session is this one object plus its metrics. `TcpSession` and `WsSession` add
+ * the socket by implementing the abstract transport methods. Not exported from the package's
+ * entry points: applications see the {@link Session} interface.
  */
-export abstract class SessionBase implements Session {
+export abstract class SessionBase extends SessionLifecycle implements Session {
   readonly id: number;
   readonly metrics: ConnectionMetrics;
   /** @internal When application data last arrived, in {@link monotonicMs} (for `idleTimeout`). */
@@ -37,12 +39,12 @@ export abstract class SessionBase implements Session {
   readonly limits: SessionLimits;
   /** @internal Where this session reports. */
   protected readonly sink: SessionSink;
-  /** @internal */
-  protected readonly lifecycle = new SessionLifecycle();
   /** @internal Ordered dispatch, created when first needed (see {@link InboundQueue}): idle sessions hold none. */
   private inbound: InboundQueue | undefined = undefined;
-  /** @internal */
-  protected readonly outbound: OutboundGate;
+  /** @internal {@link OutboundGate} state: sends behind an async send middleware (absent when none). */
+  sendChain?: Promise<void> | undefined;
+  /** @internal {@link OutboundGate} state: `wait`-policy senders waiting for a drain (absent when none). */
+  drainWaiter?: { promise: Promise<void>; resolve: () => void } | undefined;
   // Created on first use: an idle session should cost little memory.
   private itemMap: Map<string, unknown> | undefined;
   /**
@@ -62,11 +64,11 @@ export abstract class SessionBase implements Session {
 
   /** @internal `id`: a resumed session keeps the id it had (SPEC §9.1). */
   protected constructor(limits: SessionLimits, sink: SessionSink, metrics?: ConnectionMetrics, id?: number) {
+    super();
     this.id = id ?? nextSessionId(limits.nodeNumber ?? 0);
     this.limits = limits;
     this.sink = sink;
     this.metrics = metrics ?? new ConnectionMetrics();
-    this.outbound = new OutboundGate(this);
   }
 
   abstract readonly remoteEndPoint: EndPoint | undefined;
@@ -77,21 +79,8 @@ export abstract class SessionBase implements Session {
   /** @internal The part of {@link pendingSendBytes} already handed to the socket (not in this turn's batch). */
   abstract get socketPendingBytes(): number;
 
-  get state(): ConnectionState {
-    return this.lifecycle.state;
-  }
-
-  get disconnectReason(): DisconnectReason {
-    return this.lifecycle.disconnectReason;
-  }
-
-  /** Resolves once the transport has closed. */
-  get closed(): Promise<void> {
-    return this.lifecycle.closed;
-  }
-
   get isBackpressured(): boolean {
-    return this.outbound.isBackpressured;
+    return OutboundGate.isBackpressured(this);
   }
 
   /** Whether this session took over a dropped one (connection state recovery, SPEC §9.1). */
@@ -139,12 +128,12 @@ export abstract class SessionBase implements Session {
 
   /** @internal Sends one protocol document (a text message on WebSocket, framed UTF-8 on TCP). */
   sendDocument(text: string): Promise<void> {
-    return this.outbound.send(Buffer.from(text, 'utf8'), true);
+    return OutboundGate.send(this, Buffer.from(text, 'utf8'), true);
   }
 
   send(data: Uint8Array, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.outbound.send(asBuffer(data), false);
+    return OutboundGate.send(this, asBuffer(data), false);
   }
 
   close(options?: CloseOptions): Promise<void> {
@@ -156,7 +145,7 @@ export abstract class SessionBase implements Session {
    * `GoingAway`, `RateLimited`, ...). Outside the engine's sessions, use `terminateSession()`.
    */
   terminate(reason: DisconnectReason, options: CloseOptions = {}): Promise<void> {
-    if (!this.lifecycle.beginClose(reason)) return this.closed;
+    if (!this.beginClose(reason)) return this.closed;
     const { signal } = options;
     if (signal !== undefined) {
       if (signal.aborted) {
@@ -172,24 +161,24 @@ export abstract class SessionBase implements Session {
   }
 
   abort(): void {
-    if (this.lifecycle.state === ConnectionState.Closed) return;
+    if (this.state === ConnectionState.Closed) return;
     this.inbound?.clear();
     this.destroy(DisconnectReason.Aborted);
   }
 
   /** @internal Drops the connection at once; the first recorded reason wins. */
   destroy(reason: DisconnectReason): void {
-    if (this.lifecycle.beginDestroy(reason)) this.destroyTransport();
+    if (this.beginDestroy(reason)) this.destroyTransport();
   }
 
   /** @internal */
   [kDeliver](message: OutgoingMessage): Promise<void> | undefined {
-    return this.outbound.deliver(message);
+    return OutboundGate.deliver(this, message);
   }
 
   /** @internal Writes a message that is not logged (`$welcome`, replayed entries); counted in metrics. */
   writeUnlogged(data: Buffer, isText: boolean): void {
-    if (this.lifecycle.state === ConnectionState.Connected) this.outbound.writeUnlogged(data, isText);
+    if (this.state === ConnectionState.Connected) OutboundGate.writeUnlogged(this, data, isText);
   }
 
   /** @internal Stops reading and resolves once every queued message has been handled. */
@@ -235,13 +224,13 @@ export abstract class SessionBase implements Session {
 
   /** Receiving middleware dropped a message: counted, and a request among them still gets its one answer (503). */
   private dropInbound(data: Buffer, isText: boolean): void {
-    this.outbound.countDropped();
+    OutboundGate.countDropped(this);
     this.sink.messageDropped?.(this, data, isText);
   }
 
   /** @internal Runs `onDisconnected` and `disconnected` (once queued messages have been handled). */
   finishClose(): void {
-    const done = this.sink.sessionClosed(this, this.lifecycle.disconnectReason);
+    const done = this.sink.sessionClosed(this, this.disconnectReason);
     if (done !== undefined) void done.catch(() => undefined);
   }
 
@@ -250,12 +239,12 @@ export abstract class SessionBase implements Session {
 
   /** @internal Transports call this when the socket drained; wakes `wait`-policy senders. */
   protected drained(): void {
-    this.outbound.drained();
+    OutboundGate.drained(this);
   }
 
   /** @internal Transports call this once the session is ready; runs `onConnected` and `connected` before any message. */
   protected open(): void {
-    this.lifecycle.open();
+    this.markOpen();
     this.metrics.connectedAt = Date.now();
     const opening = this.sink.sessionOpened(this);
     if (opening !== undefined) this.inboundQueue().hold(opening);
@@ -263,7 +252,7 @@ export abstract class SessionBase implements Session {
 
   /** @internal Transports call this for every received message, in order. */
   protected receive(data: Buffer, isText: boolean): void {
-    if (this.lifecycle.state !== ConnectionState.Connected) return;
+    if (this.state !== ConnectionState.Connected) return;
     const metrics = this.metrics;
     metrics.messagesReceived++;
     metrics.bytesReceived += data.length;
@@ -289,9 +278,9 @@ export abstract class SessionBase implements Session {
    * `onDisconnected` and `disconnected` run.
    */
   protected transportClosed(fallback: DisconnectReason): void {
-    if (!this.lifecycle.finish(fallback)) return;
-    this.outbound.release();
-    this.sink.sessionTransportClosed?.(this, this.lifecycle.disconnectReason);
+    if (!this.finish(fallback)) return;
+    OutboundGate.release(this);
+    this.sink.sessionTransportClosed?.(this, this.disconnectReason);
     if (this.inbound?.deferClose() !== true) this.finishClose();
   }
 

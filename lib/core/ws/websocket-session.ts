@@ -10,6 +10,7 @@ import type { CloseOptions, Session } from '../session/session.js';
 import { SessionBase } from '../session/session-base.js';
 import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from '../io/outbound-batch.js';
+import { OutboundGate } from '../session/outbound-gate.js';
 import { asBuffer } from '../util/as-buffer.js';
 import { monotonicMs } from '../util/clock.js';
 import type { SessionWebSocket } from './session-websocket.js';
@@ -212,7 +213,7 @@ export class EngineWsSession extends SessionBase implements WsSession {
 
   sendText(text: string | Uint8Array, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.outbound.send(typeof text === 'string' ? Buffer.from(text, 'utf8') : asBuffer(text), true);
+    return OutboundGate.send(this, typeof text === 'string' ? Buffer.from(text, 'utf8') : asBuffer(text), true);
   }
 
   /** @internal Wires the connection (its events come straight to this session) and opens the session. */
@@ -244,7 +245,7 @@ export class EngineWsSession extends SessionBase implements WsSession {
     // `ws` has already sent its Close frame (1002/1007/1009): the session is closing, so a later
     // close request (frame-size guard, idle timer, middleware) must not overwrite the reason.
     const wasOpen = this.state === ConnectionState.Connected;
-    this.lifecycle.beginDestroy(reasonForWsError(error));
+    this.beginDestroy(reasonForWsError(error));
     if (wasOpen) this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
     this.reportError(error);
   }
@@ -319,7 +320,7 @@ export class EngineWsSession extends SessionBase implements WsSession {
     // The peer's Close frame (or FIN) must be read to finish the handshake, even when reading was
     // paused (server shutdown quiesces sessions; receive backpressure). Later data messages are dropped.
     this.ws.resume();
-    const requested = this.lifecycle.requestedReason;
+    const requested = this.requestedReason;
     const code = options.code ?? (requested === undefined ? 1000 : (CLOSE_CODES[requested] ?? 1000));
     try {
       this.ws.close(code, options.reason);

@@ -110,7 +110,7 @@ describe('InboundQueue', () => {
 describe('SessionLifecycle', () => {
   it('keeps the first close reason over the transport\'s and settles closed once', async () => {
     const life = new SessionLifecycle();
-    life.open();
+    life.markOpen();
     assert.equal(life.beginClose(DisconnectReason.RateLimited), true);
     assert.equal(life.beginClose(DisconnectReason.ClosedByServer), false, 'already closing');
     assert.equal(life.beginDestroy(DisconnectReason.SlowConsumer), true);
@@ -124,7 +124,7 @@ describe('SessionLifecycle', () => {
 
   it('takes the transport\'s reason when nobody asked to close', () => {
     const life = new SessionLifecycle();
-    life.open();
+    life.markOpen();
     life.finish(DisconnectReason.ClosedByClient);
     assert.equal(life.disconnectReason, DisconnectReason.ClosedByClient);
     assert.equal(life.beginDestroy(DisconnectReason.Aborted), false);
