@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import type { SessionWebSocket } from '../core/ws/session-websocket.js';
 import { ConnectionState } from '../core/session/connection-state.js';
-import type { EndPoint } from '../core/endpoint.js';
 import type { SessionLimits, SessionSink } from '../core/session/session-host.js';
 import { EngineWsSession, type WebSocketSession, type WsHandshake, type WsSessionOptions } from '../core/ws/websocket-session.js';
 import { encodeErrorAck, errorAckFromException, isExceptionFrame } from './gateway-ack.js';
@@ -45,11 +44,10 @@ export class GatewaySession extends EngineWsSession implements GatewayClient {
     limits: SessionLimits,
     sink: SessionSink,
     options: WsSessionOptions,
-    remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,
     id?: number,
   ) {
-    super(ws, socket, limits, sink, options, remoteEndPoint, handshake, undefined, id);
+    super(ws, socket, limits, sink, options, handshake, undefined, id);
   }
 
   get readyState(): number {

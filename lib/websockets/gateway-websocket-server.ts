@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import type { SessionWebSocket } from '../core/ws/session-websocket.js';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
-import type { EndPoint } from '../core/endpoint.js';
 import type { EngineWsSession, WsHandshake, WsSession } from '../core/ws/websocket-session.js';
 import { GatewaySession, type GatewayClient } from './gateway-session.js';
 
@@ -22,10 +21,9 @@ export class GatewayWebSocketServer extends StormWebSocketServer {
   protected override createSession(
     ws: SessionWebSocket,
     socket: Socket,
-    remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,
     id?: number,
   ): EngineWsSession {
-    return new GatewaySession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake, id);
+    return new GatewaySession(ws, socket, this.sessionLimits, this, this.sessionOptions, handshake, id);
   }
 }

@@ -331,7 +331,7 @@ export abstract class StormServer<P extends Session, E extends ServerEvents<P>, 
     const s = session as S;
     closeRequests(s);
     this.metrics.activeConnections--;
-    this.metrics.recordConnectionDuration(Date.now() - s.metrics.connectedAt);
+    this.metrics.recordConnectionDuration(s.metrics.uptime);
     const hooks = this.middleware.disconnected(s, reason);
     const done =
       hooks === undefined

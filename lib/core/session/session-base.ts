@@ -245,7 +245,7 @@ export abstract class SessionBase extends SessionLifecycle implements Session {
   /** @internal Transports call this once the session is ready; runs `onConnected` and `connected` before any message. */
   protected open(): void {
     this.markOpen();
-    this.metrics.connectedAt = Date.now();
+    this.metrics.markConnected();
     const opening = this.sink.sessionOpened(this);
     if (opening !== undefined) this.inboundQueue().hold(opening);
   }

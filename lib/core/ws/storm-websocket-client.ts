@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import type tls from 'node:tls';
 import WebSocket from 'ws';
 import { COMMON_CLIENT_OPTION_KEYS, StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
-import { remoteEndPointOf } from '../endpoint.js';
 import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError, StormErrorCode } from '../errors.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, tlsOption } from '../options.js';
@@ -191,7 +190,6 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, Eng
             this.sessionLimits,
             this,
             { role: 'client', closeTimeout: 5000, compressionThreshold: this.compressionThreshold },
-            remoteEndPointOf(raw),
             {
               path: this.url.pathname,
               query: this.url.searchParams,

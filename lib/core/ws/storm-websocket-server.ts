@@ -3,7 +3,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { WebSocketServer, type Server as WsServer } from 'ws';
-import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
+import { remoteEndPointOf } from '../endpoint.js';
 import { InvalidOptionError } from '../errors.js';
 import { COMMON_SERVER_OPTION_KEYS, intOption, optionKeys, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
@@ -194,7 +194,12 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
           );
     const deflate = resolveCompression(options.compression);
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
-    this.sessionOptions = { role: 'server', closeTimeout: this.config.closeTimeout, compressionThreshold: this.compressionThreshold };
+    this.sessionOptions = {
+      role: 'server',
+      closeTimeout: this.config.closeTimeout,
+      compressionThreshold: this.compressionThreshold,
+      unixPath: options.socketPath,
+    };
     this.wss = new WebSocketServer({
       // Connections report straight to their sessions (no listeners or patches per connection).
       WebSocket: SessionWebSocket,
@@ -362,7 +367,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const handshake = new WsHandshakeInfo(context.request.url ?? '/', shareHeaderValues(context.headers), ws.protocol === '' ? undefined : ws.protocol);
     const recovery = this.recovery;
     // A resumed session keeps its id (SPEC §9.1).
-    const session = this.createSession(ws, socket, context.remoteEndPoint, handshake, resumed?.detached.id);
+    const session = this.createSession(ws, socket, handshake, resumed?.detached.id);
     if (resumed !== undefined) {
       recovery!.resume(resumed.detached, session, resumed.count);
       this.resumeCounts.set(session, resumed.count);
@@ -382,11 +387,10 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   protected createSession(
     ws: SessionWebSocket,
     socket: net.Socket,
-    remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,
     id?: number,
   ): EngineWsSession {
-    return new EngineWsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake, undefined, id);
+    return new EngineWsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, handshake, undefined, id);
   }
 
   /** Connection state recovery figures, or `undefined` without the `recovery` option. */

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import type { EndPoint } from '../endpoint.js';
+import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
@@ -128,6 +128,8 @@ export interface WsSessionOptions {
    * own threshold only when context takeover is off).
    */
   readonly compressionThreshold?: number;
+  /** The Unix socket path of the listener, for `remoteEndPoint` of sessions that came in on it. */
+  readonly unixPath?: string;
 }
 
 /**
@@ -156,7 +158,6 @@ export interface WsSession extends WebSocketSession {
  * recipients); otherwise `ws` frames them.
  */
 export class EngineWsSession extends SessionBase implements WsSession {
-  readonly remoteEndPoint: EndPoint | undefined;
   readonly handshake: WsHandshake;
   closeCode: number | undefined;
   closeReason: string | undefined;
@@ -179,16 +180,24 @@ export class EngineWsSession extends SessionBase implements WsSession {
     limits: SessionLimits,
     sink: SessionSink,
     private readonly options: WsSessionOptions,
-    remoteEndPoint: EndPoint | undefined,
     handshake: WsHandshake,
     metrics?: ConnectionMetrics,
     /** A resumed session keeps its id (SPEC §9.1). */
     id?: number,
   ) {
     super(limits, sink, metrics, id);
-    this.remoteEndPoint = remoteEndPoint;
     this.handshake = handshake;
+    // Read once while connected: Node keeps the peer's address from then on, after the close too.
+    void socket.remoteAddress;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
+  }
+
+  /**
+   * The client's address, read from the socket (Node keeps it once read, which the constructor
+   * does, so it stays readable after the close): no copy per session.
+   */
+  get remoteEndPoint(): EndPoint | undefined {
+    return remoteEndPointOf(this.socket, this.options.unixPath);
   }
 
   get pendingSendBytes(): number {
