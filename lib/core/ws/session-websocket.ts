@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 /** @internal What a {@link SessionWebSocket} hands its connection's events to: its session. */
 export interface WsEventSink {
   handleMessage(data: Buffer, isText: boolean): void;
+  handlePing(data: Buffer): void;
   handlePong(): void;
   handleError(error: Error & { code?: string }): void;
   handleClose(code: number, reason: Buffer): void;
@@ -15,11 +16,12 @@ export interface WsEventSink {
  * `WebSocketServer` as its documented `WebSocket` option ("the `WebSocket` class or a class that
  * extends it"), clients construct it.
  *
- * Once a session is linked (`link()`), the connection hands its `message`, `pong`, `error` and
- * `close` events straight to the session instead of through listeners: an idle connection then
- * holds no listener entries (`ws`'s event map stays in its initial shape) and no per-connection
- * closures. Listeners an application adds to `session.ws` still run, after the session's own
- * handling, as they did when the session listened first.
+ * Once a session is linked (`link()`), the connection hands its `message`, `ping`, `pong`,
+ * `error` and `close` events straight to the session instead of through listeners: an idle
+ * connection then holds no listener entries (`ws`'s event map stays in its initial shape) and no
+ * per-connection closures. Listeners an application adds to `session.ws` still run, after the
+ * session's own handling, as they did when the session listened first. Sessions answer pings
+ * themselves (`ws`'s `autoPong` is off for these connections: it keeps a closure per connection).
  *
  * `close()` also hands the session's batched writes to the socket first. When the session frames
  * data messages itself (into a per-turn write batch), `ws` still writes the control frames: it
@@ -44,6 +46,9 @@ export class SessionWebSocket extends WebSocket {
       switch (event) {
         case 'message':
           sink.handleMessage(args[0] as Buffer, args[1] !== true);
+          break;
+        case 'ping':
+          sink.handlePing(args[0] as Buffer);
           break;
         case 'pong':
           sink.handlePong();

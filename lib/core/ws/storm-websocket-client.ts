@@ -143,7 +143,8 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, Eng
       handshakeTimeout: this.connectTimeout,
       perMessageDeflate: resolveCompression(this.options.compression),
       maxPayload: this.maxMessageSize,
-      autoPong: this.heartbeatSettings.autoPong,
+      // The session answers pings (heartbeat.autoPong), as on servers.
+      autoPong: false,
       allowSynchronousEvents: true,
       ...this.options.tls,
     });
@@ -189,7 +190,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, Eng
             raw,
             this.sessionLimits,
             this,
-            { role: 'client', closeTimeout: 5000, compressionThreshold: this.compressionThreshold },
+            { role: 'client', closeTimeout: 5000, autoPong: this.heartbeatSettings.autoPong, compressionThreshold: this.compressionThreshold },
             {
               path: this.url.pathname,
               query: this.url.searchParams,

@@ -197,6 +197,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     this.sessionOptions = {
       role: 'server',
       closeTimeout: this.config.closeTimeout,
+      autoPong: this.heartbeatSettings.autoPong,
       compressionThreshold: this.compressionThreshold,
       unixPath: options.socketPath,
     };
@@ -207,7 +208,8 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
       clientTracking: false,
       maxPayload: this.config.maxMessageSize,
       perMessageDeflate: deflate,
-      autoPong: this.heartbeatSettings.autoPong,
+      // Sessions answer pings themselves (ws's auto-pong keeps a closure per connection).
+      autoPong: false,
       allowSynchronousEvents: true,
       handleProtocols: (_offered, request) => (request as DecidedRequest)[kDecision] ?? false,
     });

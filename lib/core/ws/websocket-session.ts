@@ -115,6 +115,13 @@ function reasonForWsError(error: Error & { code?: string }): DisconnectReason {
 const kFrame = Symbol('stormsocket.wsFrame');
 const encodeOnce = (message: OutgoingMessage): Buffer => encodeFrame(message.data, message.isText);
 
+/**
+ * Pongs written while the socket could not flush them, past which the peer is dropped: a client
+ * that floods pings without reading the pongs (what `ws`'s own `maxPendingAutoPongs` guards, with
+ * the same default).
+ */
+const MAX_PENDING_PONGS = 60;
+
 /** Scratch space for frame headers: written and copied into a batch in one go, so one buffer serves every session. */
 const HEADER = Buffer.alloc(10);
 
@@ -123,6 +130,8 @@ export interface WsSessionOptions {
   readonly role: 'server' | 'client';
   /** Time a graceful close may take before the socket is dropped, in ms. */
   readonly closeTimeout: number;
+  /** Whether the session answers pings (`heartbeat.autoPong`); `ws`'s own auto-pong is off for session connections. */
+  readonly autoPong: boolean;
   /**
    * With permessage-deflate, messages below this many bytes go out uncompressed (`ws` applies its
    * own threshold only when context takeover is off).
@@ -163,6 +172,8 @@ export class EngineWsSession extends SessionBase implements WsSession {
   closeReason: string | undefined;
   /** @internal Pings sent without a pong since. */
   missedPongs = 0;
+  /** Pongs written since the socket last had nothing buffered (see {@link MAX_PENDING_PONGS}). */
+  private pongsPending = 0;
   /** Whether this class frames messages (server role, no compression) rather than `ws`. */
   private readonly batching: boolean;
   /** The write batch, created on the second message (the first is written directly). */
@@ -229,6 +240,20 @@ export class EngineWsSession extends SessionBase implements WsSession {
   start(): void {
     this.ws.link(this);
     this.open();
+  }
+
+  /** @internal Answers a ping (`heartbeat.autoPong`, on by default) as `ws` would. */
+  handlePing(data: Buffer): void {
+    const ws = this.ws;
+    if (!this.options.autoPong || ws.readyState !== WebSocket.OPEN) return;
+    // Nothing buffered: every pong written before has reached the operating system.
+    if (this.socket.writableLength === 0) this.pongsPending = 0;
+    else if (this.pongsPending >= MAX_PENDING_PONGS) {
+      ws.terminate();
+      return;
+    }
+    this.pongsPending++;
+    ws.pong(data);
   }
 
   /** @internal */

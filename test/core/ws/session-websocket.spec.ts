@@ -14,6 +14,7 @@ const T = 5000;
 function recorder(log: string[]): WsEventSink {
   return {
     handleMessage: (data, isText) => log.push(`message:${isText ? 'text' : 'binary'}:${data.toString()}`),
+    handlePing: (data) => log.push(`ping:${data.toString()}`),
     handlePong: () => log.push('pong'),
     handleError: (error) => log.push(`error:${error.code ?? error.message}`),
     handleClose: (code, reason) => log.push(`close:${code}:${reason.toString()}`),
@@ -62,21 +63,22 @@ describe('SessionWebSocket (ws connections that report to their session)', () =>
     return { client, ws: latest! };
   }
 
-  it('hands messages and pongs to the session without listeners, and still runs listeners added to the connection', async () => {
+  it('hands messages, pings and pongs to the session without listeners, and still runs listeners added to the connection', async () => {
     const { client, ws } = await connect();
     try {
       assert.equal(ws.listenerCount('message'), 0);
       await client.send({ opcode: Opcode.Text, payload: 'one' });
       await client.send({ opcode: Opcode.Binary, payload: Buffer.from('two') });
       await client.send({ opcode: Opcode.Pong, payload: Buffer.alloc(0) });
-      await waitFor(() => log.length === 3, { timeout: T, message: 'three events' });
+      await client.send({ opcode: Opcode.Ping, payload: 'are you there' });
+      await waitFor(() => log.length === 4, { timeout: T, message: 'four events' });
       const seen = new Promise<void>((resolve) => ws.once('message', (data: Buffer, isBinary: boolean) => {
         log.push(`listener:${isBinary}:${data.toString()}`);
         resolve();
       }));
       await client.send({ opcode: Opcode.Text, payload: 'three' });
       await withTimeout(seen, T, 'listener');
-      assert.deepEqual(log, ['message:text:one', 'message:binary:two', 'pong', 'message:text:three', 'listener:false:three']);
+      assert.deepEqual(log, ['message:text:one', 'message:binary:two', 'pong', 'ping:are you there', 'message:text:three', 'listener:false:three']);
     } finally {
       client.destroy();
     }
