@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { SessionWebSocket } from '../core/ws/session-websocket.js';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
-import type { EngineWsSession, WsHandshake, WsSession } from '../core/ws/websocket-session.js';
+import type { EngineWsSession, WsSession, WsUpgradeRequest } from '../core/ws/websocket-session.js';
 import { GatewaySession, type GatewayClient } from './gateway-session.js';
 
 /**
@@ -21,7 +21,7 @@ export class GatewayWebSocketServer extends StormWebSocketServer {
   protected override createSession(
     ws: SessionWebSocket,
     socket: Socket,
-    handshake: WsHandshake,
+    handshake: WsUpgradeRequest,
     id?: number,
   ): EngineWsSession {
     return new GatewaySession(ws, socket, this.sessionLimits, this, this.sessionOptions, handshake, id);

@@ -15,7 +15,7 @@ import { StormServer, type RejectReason, type ServerEvents } from '../server/sto
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
 import { shareHeaderValues } from './shared-header-values.js';
-import { EngineWsSession, WsHandshakeInfo, type WsHandshake, type WsSession, type WsSessionOptions } from './websocket-session.js';
+import { EngineWsSession, type WsSession, type WsSessionOptions, type WsUpgradeRequest } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
 import { SessionWebSocket } from './session-websocket.js';
 import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
@@ -366,7 +366,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const startedAt = this.handshakes.untrack(socket);
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
     this.tuneSocket(socket);
-    const handshake = new WsHandshakeInfo(context.request.url ?? '/', shareHeaderValues(context.headers), ws.protocol === '' ? undefined : ws.protocol);
+    const handshake: WsUpgradeRequest = { requestUrl: context.request.url ?? '/', headers: shareHeaderValues(context.headers) };
     const recovery = this.recovery;
     // A resumed session keeps its id (SPEC §9.1).
     const session = this.createSession(ws, socket, handshake, resumed?.detached.id);
@@ -389,7 +389,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   protected createSession(
     ws: SessionWebSocket,
     socket: net.Socket,
-    handshake: WsHandshake,
+    handshake: WsUpgradeRequest,
     id?: number,
   ): EngineWsSession {
     return new EngineWsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, handshake, undefined, id);

@@ -29,8 +29,17 @@ export interface WsHandshake {
 }
 
 /**
- * @internal The handshake as a session keeps it: the URL is parsed only if `path` or `query` is read,
- * so idle sessions do not hold URL objects.
+ * @internal What a server session is given of its upgrade request: the URL and the headers. The
+ * session keeps the two and builds its `handshake` view from them when it is read.
+ */
+export interface WsUpgradeRequest {
+  readonly requestUrl: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/**
+ * @internal The handshake view of a server session, built when `session.handshake` is read: the URL
+ * is parsed only if `path` or `query` is read.
  */
 export class WsHandshakeInfo implements WsHandshake {
   private parsed: URL | undefined;
@@ -167,11 +176,14 @@ export interface WsSession extends WebSocketSession {
  * recipients); otherwise `ws` frames them.
  */
 export class EngineWsSession extends SessionBase implements WsSession {
-  readonly handshake: WsHandshake;
   closeCode: number | undefined;
   closeReason: string | undefined;
   /** @internal Pings sent without a pong since. */
   missedPongs = 0;
+  /** The upgrade request's URL on servers; `undefined` on clients, where `handshakeData` is the handshake itself. */
+  private readonly requestUrl: string | undefined;
+  /** The upgrade request's headers on servers, the handshake on clients. */
+  private readonly handshakeData: IncomingHttpHeaders | WsHandshake;
   /** Pongs written since the socket last had nothing buffered (see {@link MAX_PENDING_PONGS}). */
   private pongsPending = 0;
   /** Whether this class frames messages (server role, no compression) rather than `ws`. */
@@ -191,16 +203,35 @@ export class EngineWsSession extends SessionBase implements WsSession {
     limits: SessionLimits,
     sink: SessionSink,
     private readonly options: WsSessionOptions,
-    handshake: WsHandshake,
+    handshake: WsHandshake | WsUpgradeRequest,
     metrics?: ConnectionMetrics,
     /** A resumed session keeps its id (SPEC §9.1). */
     id?: number,
   ) {
     super(limits, sink, metrics, id);
-    this.handshake = handshake;
+    // Server sessions keep the request's URL and headers, not a handshake object: see `handshake`.
+    if ('requestUrl' in handshake) {
+      this.requestUrl = handshake.requestUrl;
+      this.handshakeData = handshake.headers;
+    } else {
+      this.requestUrl = undefined;
+      this.handshakeData = handshake;
+    }
     // Read once while connected: Node keeps the peer's address from then on, after the close too.
     void socket.remoteAddress;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
+  }
+
+  /**
+   * The handshake this session was opened with. On servers a view over the request's URL and
+   * headers, built on each read (the URL is parsed if `path` or `query` is read): an idle session
+   * keeps no handshake object. Keep the view when reading it often.
+   */
+  get handshake(): WsHandshake {
+    const url = this.requestUrl;
+    if (url === undefined) return this.handshakeData as WsHandshake;
+    const protocol = this.ws.protocol;
+    return new WsHandshakeInfo(url, this.handshakeData as IncomingHttpHeaders, protocol === '' ? undefined : protocol);
   }
 
   /**

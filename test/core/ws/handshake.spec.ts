@@ -122,6 +122,9 @@ describe('StormWebSocketServer handshake', () => {
     assert.equal(session.handshake.path, '/chat');
     assert.equal(session.handshake.query.get('x'), 'y');
     assert.equal(session.handshake.headers['x-trace'], 'abc');
+    assert.equal(session.handshake.subprotocol, undefined);
+    const json = JSON.parse(JSON.stringify(session.handshake)) as { path: string; query: Record<string, string>; headers: Record<string, string> };
+    assert.deepEqual([json.path, json.query, json.headers['x-trace']], ['/chat', { id: '7', x: 'y' }, 'abc']);
   });
 
   it('keeps each session its own handshake headers, read long after the handshake', async () => {
