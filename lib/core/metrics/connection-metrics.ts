@@ -1,4 +1,4 @@
-import { monotonicMs } from '../util/clock.js';
+import { clockMs, clockStart } from '../util/clock.js';
 
 /**
  * Traffic counters of one connection. The engine updates the fields in place; treat them as read-only.
@@ -14,25 +14,22 @@ export class ConnectionMetrics {
   messagesReceived = 0;
   /** Messages discarded for this connection by the `drop` slow-consumer policy or a middleware. */
   messagesDropped = 0;
-  /** When the connection was established, on the monotonic clock (a small integer rather than a boxed double). */
-  private openedAt: number = monotonicMs();
+  /** When the connection was established, in {@link clockMs} (a small integer rather than a boxed double). */
+  private openedAt: number = clockMs();
 
-  /**
-   * When the connection was established, in ms since the epoch (the process's start time plus
-   * monotonic time since, so it does not move when the wall clock is adjusted later).
-   */
+  /** When the connection was established, in ms since the epoch. */
   get connectedAt(): number {
-    return Math.round(performance.timeOrigin) + this.openedAt;
+    return clockStart() + this.openedAt;
   }
 
   /** How long the connection has been up, in ms. */
   get uptime(): number {
-    return monotonicMs() - this.openedAt;
+    return clockMs() - this.openedAt;
   }
 
   /** @internal The connection opened (again, for a client's metrics that span reconnects): `connectedAt` is now. */
   markConnected(): void {
-    this.openedAt = monotonicMs();
+    this.openedAt = clockMs();
   }
 
   /** A plain-object copy, for logs and JSON. */

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { monotonicMs } from '../util/clock.js';
+import { clockMs } from '../util/clock.js';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { formatEndPoint, remoteEndPointOf, type EndPoint } from '../endpoint.js';
 import { InvalidStateError } from '../errors.js';
@@ -410,7 +410,7 @@ export abstract class StormServer<P extends Session, E extends ServerEvents<P>, 
     if (idle <= 0 || this.idleTimer !== undefined) return;
     const every = Math.max(10, Math.min(1000, Math.floor(idle / 4)));
     this.idleTimer = setInterval(() => {
-      const cutoff = monotonicMs() - idle;
+      const cutoff = clockMs() - idle;
       for (const session of this.engineSessions) {
         if (session.state === ConnectionState.Connected && session.lastReceiveAt <= cutoff && !session.isDispatching) {
           void session.terminate(DisconnectReason.IdleTimeout);

@@ -4,7 +4,7 @@ import type { EndPoint } from '../endpoint.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { asBuffer } from '../util/as-buffer.js';
 import { isPromiseLike } from '../util/resolved.js';
-import { monotonicMs } from '../util/clock.js';
+import { clockMs } from '../util/clock.js';
 import { toError } from '../util/to-error.js';
 import { ConnectionState } from './connection-state.js';
 import { DisconnectReason } from './disconnect-reason.js';
@@ -33,8 +33,8 @@ import { emitOn, requestOn } from './session-requests.js';
 export abstract class SessionBase extends SessionLifecycle implements Session {
   readonly id: number;
   readonly metrics: ConnectionMetrics;
-  /** @internal When application data last arrived, in {@link monotonicMs} (for `idleTimeout`). */
-  lastReceiveAt = monotonicMs();
+  /** @internal When application data last arrived, in {@link clockMs} (for `idleTimeout`). */
+  lastReceiveAt = clockMs();
   /** @internal What this session obeys (shared by the sessions of one server or client). */
   readonly limits: SessionLimits;
   /** @internal Where this session reports. */

@@ -12,7 +12,7 @@ import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from '../io/outbound-batch.js';
 import { OutboundGate } from '../session/outbound-gate.js';
 import { asBuffer } from '../util/as-buffer.js';
-import { monotonicMs } from '../util/clock.js';
+import { clockMs } from '../util/clock.js';
 import type { SessionWebSocket } from './session-websocket.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
@@ -301,7 +301,7 @@ export class EngineWsSession extends SessionBase implements WsSession {
 
   /** @internal */
   handleMessage(data: Buffer, isText: boolean): void {
-    this.lastReceiveAt = monotonicMs();
+    this.lastReceiveAt = clockMs();
     this.receive(data, isText);
   }
 
