@@ -31,7 +31,10 @@ export interface RedisConnection {
   on(event: 'reconnecting', listener: (delay: number) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'messageBuffer' | 'smessageBuffer', listener: (channel: Buffer, message: Buffer) => void): this;
+  on(event: 'node error', listener: (error: Error, node: string) => void): this;
   removeAllListeners(): this;
+  /** ioredis `Cluster` only: reloads the slot map (`CLUSTER SLOTS`) and moves connections to match. */
+  refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
 }
 
 /** @internal Which of the backplane's two connections. */
@@ -96,6 +99,9 @@ function connectionOverrides(role: RedisRole): Record<string, unknown> {
   };
 }
 
+/** @internal How often a Cluster connection reloads its slot map without being asked to, in ms. */
+export const SAFETY_SLOTS_REFRESH_INTERVAL = 15_000;
+
 /**
  * ioredis `Cluster` options of the backplane's connections. A command that failed because its
  * master went away is NOT retried on the promoted replica (`retryDelayOnFailover: 0`): the old
@@ -116,8 +122,11 @@ function clusterOverrides(role: RedisRole, redisOptions: Record<string, unknown>
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: 0,
-    // Notice a promoted replica or moved slots within a second even without a failed command.
-    slotsRefreshInterval: 1000,
+    // The slot map is refreshed when something suggests it changed (see SlotRefresher: a node
+    // connection failing, a failed publish; ioredis adds MOVED and moved or lost sharded
+    // subscriptions). The timer is only a safety net: each refresh stalls the event loop for
+    // milliseconds, which a 1 s timer turned into a steady source of broadcast tail latency.
+    slotsRefreshInterval: SAFETY_SLOTS_REFRESH_INTERVAL,
     slotsRefreshTimeout: 1000,
     clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
     shardedSubscribers: role === 'subscriber',
