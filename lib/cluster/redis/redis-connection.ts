@@ -32,6 +32,8 @@ export interface RedisConnection {
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'messageBuffer' | 'smessageBuffer', listener: (channel: Buffer, message: Buffer) => void): this;
   on(event: 'node error', listener: (error: Error, node: string) => void): this;
+  /** ioredis `Cluster` only: the slot map was reloaded. */
+  on(event: 'refresh', listener: () => void): this;
   removeAllListeners(): this;
   /** ioredis `Cluster` only: reloads the slot map (`CLUSTER SLOTS`) and moves connections to match. */
   refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
@@ -99,9 +101,6 @@ function connectionOverrides(role: RedisRole): Record<string, unknown> {
   };
 }
 
-/** @internal How often a Cluster connection reloads its slot map without being asked to, in ms. */
-export const SAFETY_SLOTS_REFRESH_INTERVAL = 15_000;
-
 /**
  * ioredis `Cluster` options of the backplane's connections. A command that failed because its
  * master went away is NOT retried on the promoted replica (`retryDelayOnFailover: 0`): the old
@@ -122,11 +121,10 @@ function clusterOverrides(role: RedisRole, redisOptions: Record<string, unknown>
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: 0,
-    // The slot map is refreshed when something suggests it changed (see SlotRefresher: a node
-    // connection failing, a failed publish; ioredis adds MOVED and moved or lost sharded
-    // subscriptions). The timer is only a safety net: each refresh stalls the event loop for
-    // milliseconds, which a 1 s timer turned into a steady source of broadcast tail latency.
-    slotsRefreshInterval: SAFETY_SLOTS_REFRESH_INTERVAL,
+    // No refresh timer of ioredis's: RedisLink's SlotRefresher refreshes the slot map when
+    // something suggests it changed (each refresh stalls the event loop for milliseconds, which
+    // a 1 s timer turned into a steady source of broadcast tail latency).
+    slotsRefreshInterval: 0,
     slotsRefreshTimeout: 1000,
     clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
     shardedSubscribers: role === 'subscriber',
