@@ -11,7 +11,7 @@ export interface SlotRefreshTiming {
 }
 
 /** @internal The timing the backplane uses. */
-export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: [250, 1000, 3000], safetyInterval: 15_000 };
+export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: [250, 500, 1000, 2000, 3000], safetyInterval: 15_000 };
 
 /**
  * @internal Refreshes a Redis Cluster connection's slot map when something suggests it changed,
@@ -28,7 +28,8 @@ export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: 
  *   subscriber connection ending and on an unsolicited `SUNSUBSCRIBE` (a slot migrated). Such a
  *   refresh can come too early — the node it asks may not know the new owner yet (a resharding
  *   tool updates the masters one by one) — so each one is followed by refreshes
- *   0.25, 1 and 3 s later (`followUps`), which move the subscriptions once every node agrees.
+ *   0.25, 0.5, 1, 2 and 3 s later (`followUps`), which move the subscriptions once the node asked
+ *   knows (replicas learn a new owner by gossip, up to about a second later).
  * - A safety net every 15 s (`safetyInterval`), for changes nothing signals.
  */
 export class SlotRefresher {
