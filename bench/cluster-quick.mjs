@@ -15,6 +15,10 @@
 //   cross-cluster  the same through a Redis Cluster of 3 masters + 3 replicas (sharded pub/sub)
 //   cross-nats     the same through nats-server
 // Every payload carries its send time, so latency is measured end to end (same machine clock).
+// The latency load is paced: the publishing node broadcasts the messages due every millisecond
+// (a steady rate in 1 ms steps, not a burst). Each row also reports the CPU used during its run by
+// the receiving node, the clients (this process), the rest of the scenario (publishing node, bus)
+// and everything else on the machine ("other": the noise check).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
