@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { firstValueFrom } from 'rxjs';
 
+import type { StormTcpClient } from '../../lib/core/index.js';
 import type { StormClientProxy } from '../../lib/microservice/index.js';
 import { call, closeAll, proxyFor, startMicroservice, type RunningMicroservice } from '../support/microservice.js';
 import { withTimeout } from '../support/wait.js';
@@ -41,6 +42,43 @@ describe('StormTransport under load', () => {
       );
       replies.forEach((reply, i) => assert.equal(reply, i + 1));
       assert.equal(client.pendingRequests, 0);
+    } finally {
+      await closeAll(client);
+    }
+  });
+
+  it('hands a burst of requests to the socket every 64 requests (or 64 KiB), the rest at the end of the turn', async () => {
+    const client = proxyFor(service.port);
+    try {
+      await client.connect();
+      const socket = client.unwrap<StormTcpClient>().socket!;
+      const start = socket.bytesWritten;
+      const frameBytes = 4 + 8 + 'sum'.length + '[1,2]'.length;
+      const replies: Promise<number>[] = [];
+      const fire = (count: number): void => {
+        for (let i = 0; i < count; i++) replies.push(firstValueFrom(client.send<number>('sum', [1, 2])));
+      };
+      fire(63);
+      assert.equal(socket.bytesWritten, start, 'nothing leaves before the batch is full');
+      fire(1);
+      assert.equal(socket.bytesWritten, start + 64 * frameBytes, 'the first 64 requests leave at once');
+      fire(100);
+      assert.equal(socket.bytesWritten, start + 128 * frameBytes, 'then every further 64');
+      // Large requests: 64 KiB of frames is a full batch too.
+      const big = 'x'.repeat(30 * 1024);
+      const bigFrameBytes = 4 + 8 + 'echo'.length + big.length + 2;
+      const echoes = [firstValueFrom(client.send<string>('echo', big)), firstValueFrom(client.send<string>('echo', big))];
+      assert.equal(socket.bytesWritten, start + 128 * frameBytes, 'two 30 KiB requests wait');
+      echoes.push(firstValueFrom(client.send<string>('echo', big)));
+      assert.equal(socket.bytesWritten, start + 164 * frameBytes + 3 * bigFrameBytes, 'the third fills 64 KiB and leaves with the rest');
+      const [sums, echoed] = await withTimeout(Promise.all([Promise.all(replies), Promise.all(echoes)]), 10_000, 'the burst');
+      assert.deepEqual(sums, Array(164).fill(3));
+      assert.deepEqual(echoed, [big, big, big]);
+      // The next turn starts a new batch.
+      const before = socket.bytesWritten;
+      const next = firstValueFrom(client.send<number>('sum', [2, 2]));
+      assert.equal(socket.bytesWritten, before);
+      assert.equal(await withTimeout(next, 5000, 'a request in a new turn'), 4);
     } finally {
       await closeAll(client);
     }

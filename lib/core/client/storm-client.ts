@@ -153,6 +153,15 @@ export abstract class StormClient<E extends ClientEvents, S extends SessionBase>
     return session.send(data, signal);
   }
 
+  /**
+   * @internal Hands the messages batched this turn to the socket now instead of at the end of the
+   * turn (the RPC proxy bounds its request batches with it, so a server starts on the first
+   * requests of a burst while the rest are still being encoded).
+   */
+  flushWrites(): void {
+    this.session?.flushWrites();
+  }
+
   /** Closes the connection gracefully and stops reconnecting. */
   async disconnect(options?: CloseOptions): Promise<void> {
     this.stopped = true;
