@@ -56,12 +56,15 @@ type CoreClient = StormTcpClient | StormWebSocketClient;
 const MAX_CACHED_PATTERNS = 10_000;
 
 /**
- * Requests written in one event-loop turn go to the socket at least every this many requests (or
- * {@link REQUEST_BATCH_BYTES}), not all at the end of the turn: the server starts on the first ones
- * while the client still encodes the rest, and with many requests in flight the two processes work
- * at the same time instead of taking turns.
+ * Requests written in one event-loop turn go to the socket in batches, not all at the end of the
+ * turn: a batch leaves once it holds half of the requests waiting for a reply (at least
+ * {@link MIN_REQUEST_BATCH}, at most {@link MAX_REQUEST_BATCH} requests, or
+ * {@link REQUEST_BATCH_BYTES}). With many requests in flight the server then works on one half
+ * while the client still handles the replies to, and encodes, the other, so the two processes run
+ * at the same time instead of taking turns (two equal halves overlap best).
  */
-const REQUEST_BATCH = 64;
+const MIN_REQUEST_BATCH = 16;
+const MAX_REQUEST_BATCH = 64;
 const REQUEST_BATCH_BYTES = 64 * 1024;
 
 /**
@@ -93,7 +96,7 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
   private lastId = 0;
   /** Ids have wrapped around past `MAX_FRAME_ID`: a new id must be checked against the pending ones. */
   private idsWrapped = false;
-  /** Requests and bytes written this turn since the last early flush ({@link REQUEST_BATCH}). */
+  /** Requests and bytes written this turn since the last early flush (see {@link MAX_REQUEST_BATCH}). */
   private batchedRequests = 0;
   private batchedBytes = 0;
   private turnStarted = false;
@@ -272,14 +275,15 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
     this.bound(frame.length);
   }
 
-  /** Counts a request written this turn; flushes early once a batch is full ({@link REQUEST_BATCH}). */
+  /** Counts a request written this turn; flushes early once a batch is full (see {@link MAX_REQUEST_BATCH}). */
   private bound(bytes: number): void {
     if (!this.turnStarted) {
       this.turnStarted = true;
       process.nextTick(this.endTurn);
     }
     this.batchedBytes += bytes;
-    if (++this.batchedRequests < REQUEST_BATCH && this.batchedBytes < REQUEST_BATCH_BYTES) return;
+    const limit = Math.min(MAX_REQUEST_BATCH, Math.max(MIN_REQUEST_BATCH, this.pending.size >> 1));
+    if (++this.batchedRequests < limit && this.batchedBytes < REQUEST_BATCH_BYTES) return;
     this.batchedRequests = this.batchedBytes = 0;
     this.core.flushWrites();
   }
