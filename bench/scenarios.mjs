@@ -198,6 +198,8 @@ export function buildScenarios(o) {
     goals: [
       { target: 'storm-rpc', vs: 'nest-tcp', op: '>=', ratio: 3 },
       { target: 'storm-rpc', vs: 'nest-tcp', op: 'p99<' },
+      // issue 12: at least the framed-JSON floor written by hand, with Nest's handler pipeline on top
+      { target: 'storm-rpc', vs: 'rpc-handwritten', op: '>=', ratio: 1 },
     ],
   });
 

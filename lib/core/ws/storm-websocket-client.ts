@@ -217,6 +217,11 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, Eng
     });
   }
 
+  /** @internal Hands the messages batched this turn to the socket now (as `StormTcpClient.flushWrites`). */
+  flushWrites(): void {
+    this.session?.flushWrites();
+  }
+
   protected startSession(session: EngineWsSession): void {
     session.start();
     const { pingInterval, maxMissedPongs } = this.heartbeatSettings;
