@@ -91,6 +91,26 @@ export class AsyncEventEmitter<Events extends EventMap> {
     return Promise.all(pending).then(noop);
   }
 
+  /**
+   * @internal {@link emit} for the per-message events (a session and a message): with one listener,
+   * no argument array is built unless the listener fails or returns a promise, so a synchronous
+   * handler costs one plain call.
+   */
+  emitPair<E extends keyof Events>(event: E, first: Events[E][0], second: Events[E][1]): Promise<void> | undefined {
+    const list = this.listeners.get(event);
+    if (list === undefined) return undefined;
+    if (list.length !== 1) return this.emit(event, ...([first, second] as Events[E]));
+    let result: unknown;
+    try {
+      result = (list[0] as (a: unknown, b: unknown) => unknown)(first, second);
+    } catch (error) {
+      this.onListenerError(event, error, [first, second]);
+      return undefined;
+    }
+    if (result === undefined || result === RESOLVED || !isPromiseLike(result)) return undefined;
+    return this.settle(event, result, [first, second]);
+  }
+
   private call(event: keyof Events, listener: AsyncListener<never[]>, args: unknown[]): Promise<void> | undefined {
     let result: unknown;
     try {
@@ -100,6 +120,11 @@ export class AsyncEventEmitter<Events extends EventMap> {
       return undefined;
     }
     if (result === RESOLVED || !isPromiseLike(result)) return undefined;
+    return this.settle(event, result, args);
+  }
+
+  /** Waits for a listener's promise; a rejection goes to `onListenerError`. */
+  private settle(event: keyof Events, result: PromiseLike<unknown>, args: unknown[]): Promise<void> {
     return Promise.resolve(result).then(noop, (error: unknown) => this.onListenerError(event, error, args));
   }
 }
