@@ -1,3 +1,6 @@
+// Module bindings, not the globals: Node's global `Buffer` and `process` are accessors (a getter call per use).
+import { Buffer } from 'node:buffer';
+import { nextTick } from 'node:process';
 import type { Socket } from 'node:net';
 import type { FrameWriter } from '../framing/message-framer.js';
 import { asBuffer } from '../util/as-buffer.js';
@@ -162,7 +165,7 @@ export class OutboundBatch implements FrameWriter {
     dirty.push(this);
     if (!tickScheduled) {
       tickScheduled = true;
-      process.nextTick(flushDirty);
+      nextTick(flushDirty);
     }
   }
 
