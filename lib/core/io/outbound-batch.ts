@@ -172,6 +172,11 @@ export class OutboundBatch implements FrameWriter {
   private reserve(length: number): Buffer {
     const batch = this.batch;
     if (batch !== undefined && this.used + length <= batch.length) return batch;
+    return this.grow(length);
+  }
+
+  /** Seals the full batch and starts a new one (outlined: the hot path above stays small enough to inline). */
+  private grow(length: number): Buffer {
     this.seal();
     const fresh = Buffer.allocUnsafe(Math.max(this.nextBatchSize, length));
     this.batch = fresh;
