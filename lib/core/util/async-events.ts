@@ -16,6 +16,12 @@ export type AsyncListener<Args extends unknown[]> = (...args: Args) => unknown;
  */
 export class AsyncEventEmitter<Events extends EventMap> {
   private readonly listeners = new Map<keyof Events, AsyncListener<never[]>[]>();
+  /**
+   * The event {@link emitPair} last looked up and its listener list: a per-message event skips
+   * the map lookup. Lists are copied on write, so only adding or removing listeners resets it.
+   */
+  private pairEvent: keyof Events | undefined = undefined;
+  private pairList: AsyncListener<never[]>[] | undefined = undefined;
 
   constructor(private readonly onListenerError: (event: keyof Events, error: unknown, args: unknown[]) => void) {}
 
@@ -25,6 +31,7 @@ export class AsyncEventEmitter<Events extends EventMap> {
     const entry = listener as unknown as AsyncListener<never[]>;
     // Copy on write, so an emit in progress keeps iterating the list it started with.
     this.listeners.set(event, list ? [...list, entry] : [entry]);
+    this.pairEvent = undefined;
     return this;
   }
 
@@ -49,6 +56,7 @@ export class AsyncEventEmitter<Events extends EventMap> {
     const next = list.filter((l) => l !== (listener as unknown as AsyncListener<never[]>));
     if (next.length === 0) this.listeners.delete(event);
     else this.listeners.set(event, next);
+    this.pairEvent = undefined;
     return this;
   }
 
@@ -61,6 +69,7 @@ export class AsyncEventEmitter<Events extends EventMap> {
   removeAllListeners(event?: keyof Events): this {
     if (event === undefined) this.listeners.clear();
     else this.listeners.delete(event);
+    this.pairEvent = undefined;
     return this;
   }
 
@@ -97,7 +106,11 @@ export class AsyncEventEmitter<Events extends EventMap> {
    * handler costs one plain call.
    */
   emitPair<E extends keyof Events>(event: E, first: Events[E][0], second: Events[E][1]): Promise<void> | undefined {
-    const list = this.listeners.get(event);
+    let list = this.pairList;
+    if (event !== this.pairEvent) {
+      list = this.pairList = this.listeners.get(event);
+      this.pairEvent = event;
+    }
     if (list === undefined) return undefined;
     if (list.length !== 1) return this.emit(event, ...([first, second] as Events[E]));
     let result: unknown;

@@ -74,4 +74,28 @@ describe('AsyncEventEmitter.emitPair', () => {
     assert.deepEqual(order, ['first x 3', 'second x 3']);
     assert.deepEqual(failures, []);
   });
+
+  it('sees listeners added and removed between calls (its cached lookup is reset)', () => {
+    const { events } = emitter();
+    const calls: string[] = [];
+    const first = (s: string): void => {
+      calls.push(`first ${s}`);
+    };
+    const second = (s: string): void => {
+      calls.push(`second ${s}`);
+    };
+    events.emitPair('data', 'none', 0);
+    events.on('data', first);
+    events.emitPair('data', 'a', 1);
+    events.on('data', second);
+    events.emitPair('data', 'b', 2);
+    events.off('data', first);
+    events.emitPair('data', 'c', 3);
+    events.removeAllListeners('data');
+    events.emitPair('data', 'd', 4);
+    events.once('data', first);
+    events.emitPair('data', 'e', 5);
+    events.emitPair('data', 'f', 6);
+    assert.deepEqual(calls, ['first a', 'first b', 'second b', 'second c', 'first e']);
+  });
 });
