@@ -5,11 +5,14 @@
 //   snap { record? }       messages counted so far, CPU time, wall clock; record: 'start' | 'stop'
 //                          brackets the latency samples, 'stop' returns their percentiles
 //   stop                   close every connection of the job
+//   profile-start          start the V8 CPU profiler (in process, over the measured window only)
+//   profile-stop { path }  stop it and write the .cpuprofile to `path`
 // It speaks the wire formats itself (bench/lib/wire.mjs) so that sending and counting stay cheap:
 // pre-built frames written as one slice per refill, replies counted from byte counts or frame
 // headers without copying payloads.
 import net from 'node:net';
 import { serveCommands, snapshot } from './lib/child.mjs';
+import { startCpuProfile, stopCpuProfile } from './lib/cpu-profiler.mjs';
 import { percentiles } from './lib/stats.mjs';
 import { loadStormClient, loadStormMicroservice } from './servers/load-lib.mjs';
 import {
@@ -557,6 +560,12 @@ const control = serveCommands(
         if (cmd.record === 'stop') extra.latency = recorder.stop();
         return snapshot(extra);
       }
+      case 'profile-start':
+        await startCpuProfile(cmd.intervalUs);
+        return snapshot();
+      case 'profile-stop':
+        await stopCpuProfile(cmd.path);
+        return snapshot();
       case 'stop': {
         const job = current;
         current = undefined;

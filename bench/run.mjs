@@ -50,9 +50,10 @@ const HELP = `Usage: node bench/run.mjs [options]   (npm run bench -- [options])
   --retries <n>            extra windows when other processes were busy during one (default 2; quick 0)
   --only <list>            scenario ids or prefixes (tcp-echo, ws-echo, broadcast, rpc, ws-memory, accept, latency, cluster)
   --targets <list>         only these target ids (see --list)
-  --profile <list>         CPU-profile these targets' server processes over the measured windows
-                           ('ours' = all of ours, 'all'); the V8 profiler runs in process (as
-                           node --cpu-prof does); .cpuprofile + .txt summaries in bench/results/profiles/
+  --profile <list>         CPU-profile these targets' server and load-generator processes over the
+                           measured windows ('ours' = all of ours, 'all'); the V8 profiler runs in
+                           process (as node --cpu-prof does); .cpuprofile + .txt summaries in
+                           bench/results/profiles/ (<scenario>__<target>[__generator].cpuprofile)
   --out <dir>              results directory (default bench/results)
   --write-docs             also update the table in docs/benchmarks.md and docs/benchmarks-chart.svg
   --render <file>          run nothing: print and write the table and chart of a saved latest.json
@@ -246,6 +247,7 @@ function startServer(scenario, target, { expose = false } = {}) {
     mkdirSync(profileDir, { recursive: true });
     server.profileFile = path.join(profileDir, `${scenario.id}__${target.id}.cpuprofile`);
     rmSync(server.profileFile, { force: true });
+    rmSync(server.profileFile.replace(/\.cpuprofile$/, '__generator.cpuprofile'), { force: true });
   }
   return server;
 }
@@ -348,9 +350,19 @@ async function measure(server, load, { record = false } = {}) {
         break;
       }
     }
-    if (server.profileFile) await server.call({ cmd: 'profile-start' }, 60000);
+    // The generator of a profiled target is profiled over the same window (its file is named
+    // after the server's).
+    const genProfile = server.profileFile?.replace(/\.cpuprofile$/, '__generator.cpuprofile');
+    if (server.profileFile) {
+      await Promise.all([server.call({ cmd: 'profile-start' }, 60000), load.call({ cmd: 'profile-start' }, 60000)]);
+    }
     const result = await measureWindow(server, load, record);
-    if (server.profileFile) await server.call({ cmd: 'profile-stop', path: server.profileFile }, 120000);
+    if (server.profileFile) {
+      await Promise.all([
+        server.call({ cmd: 'profile-stop', path: server.profileFile }, 120000),
+        load.call({ cmd: 'profile-stop', path: genProfile }, 120000),
+      ]);
+    }
     result.attempts = attempt + 1;
     if (best === undefined || !(result.otherCpu >= best.otherCpu)) best = result;
     if (!(result.otherCpu > NOISY)) break;
@@ -517,6 +529,8 @@ async function runTarget(scenario, target) {
   }
   row.genBound = Number.isFinite(row.genCpu) && row.genCpu > 0.9;
   if (server?.profileFile && existsSync(server.profileFile)) row.profile = server.profileFile;
+  const genProfile = server?.profileFile?.replace(/\.cpuprofile$/, '__generator.cpuprofile');
+  if (genProfile !== undefined && existsSync(genProfile)) row.genProfile = genProfile;
   return row;
 }
 
@@ -648,10 +662,12 @@ async function main() {
   const profiles = [];
   for (const results of all) {
     for (const row of results.rows) {
-      if (!row.profile) continue;
-      const summary = summarizeProfile(row.profile);
-      profiles.push({ scenario: results.scenario.id, target: row.id, ...summary });
-      writeFileSync(row.profile.replace(/\.cpuprofile$/, '.txt'), `${formatProfile(summary)}\n`);
+      for (const [file, suffix] of [[row.profile, ''], [row.genProfile, ' (generator)']]) {
+        if (!file) continue;
+        const summary = summarizeProfile(file);
+        profiles.push({ scenario: results.scenario.id, target: `${row.id}${suffix}`, ...summary });
+        writeFileSync(file.replace(/\.cpuprofile$/, '.txt'), `${formatProfile(summary)}\n`);
+      }
     }
   }
 

@@ -9,10 +9,9 @@
 //   profile-start    start the V8 CPU profiler (in process, so the profile covers the window only)
 //   profile-stop     stop it and write the .cpuprofile to `path`
 //   exit             close and exit (lets --cpu-prof write its profile)
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
 import { serveCommands, snapshot } from './lib/child.mjs';
+import { startCpuProfile, stopCpuProfile } from './lib/cpu-profiler.mjs';
 
 /** The modules that serve targets, cheapest first; only as many are loaded as needed to find one. */
 const modules = [
@@ -43,7 +42,6 @@ const HIGH_WATER = 256 * 1024;
 const immediate = () => new Promise((resolve) => setImmediate(resolve));
 
 let server;
-let profiler;
 let broadcasting = false;
 let rounds = 0;
 
@@ -89,20 +87,11 @@ const control = serveCommands(
         v8.writeHeapSnapshot(cmd.path);
         return snap();
       case 'profile-start':
-        profiler = new Session();
-        profiler.connect();
-        await profiler.post('Profiler.enable');
-        await profiler.post('Profiler.setSamplingInterval', { interval: cmd.intervalUs ?? 250 });
-        await profiler.post('Profiler.start');
+        await startCpuProfile(cmd.intervalUs);
         return snap();
-      case 'profile-stop': {
-        if (profiler === undefined) throw new Error('the profiler is not running');
-        const { profile } = await profiler.post('Profiler.stop');
-        profiler.disconnect();
-        profiler = undefined;
-        writeFileSync(cmd.path, JSON.stringify(profile));
+      case 'profile-stop':
+        await stopCpuProfile(cmd.path);
         return snap();
-      }
       case 'broadcast-stop':
         broadcasting = false;
         return snap();

@@ -25,6 +25,9 @@ function areaOf(name, url) {
   if (url.startsWith('build/lib/core')) return 'lib/core';
   if (url.startsWith('build/lib/nest')) return 'lib/nest';
   if (url.startsWith('build/lib/microservice')) return 'lib/microservice';
+  if (url.startsWith('build/lib/client')) return 'lib/client';
+  if (url.startsWith('build/lib/protocol')) return 'lib/protocol';
+  if (url.startsWith('build/lib/websockets')) return 'lib/websockets';
   if (url.startsWith('build/lib')) return 'lib/other';
   if (url.startsWith('bench/')) return 'bench harness';
   if (url.startsWith('node:')) return 'node internals';

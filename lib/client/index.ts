@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { StormSocket } from './storm-socket.js';
+export { StormSocket, type RequestArgs } from './storm-socket.js';
 export type { StormSocketOptions, ReconnectOptions, WebSocketConstructor } from './storm-socket-options.js';
 export type {
   AnyEvents,

@@ -2,6 +2,7 @@ import { encodeAck, encodeErrorAck, encodeEvent, parseDocument, type EventMessag
 import { RequestTable, type RequestOptions } from '../protocol/request-table.js';
 import { assertEventName, isReservedEvent, WELCOME_EVENT } from '../protocol/reserved-names.js';
 import { BufferFullError, NotConnectedError } from './client-errors.js';
+import { corkPerTurn } from './cork-per-turn.js';
 import type { AnyEvents, EventArgs, EventHandler, EventMap, EventResult, LifecycleEvents, PresenceState } from './event-map.js';
 import { PresenceMap } from './presence-map.js';
 import { RecoveryTracker } from './recovery-tracker.js';
@@ -14,7 +15,7 @@ import {
 } from './storm-socket-options.js';
 
 /** `(data, options?)`; `data` may be left out for events without one. */
-type RequestArgs<F> = EventArgs<F> extends [] ? [data?: undefined, options?: RequestOptions] : [data: EventArgs<F>[0], options?: RequestOptions];
+export type RequestArgs<F> = EventArgs<F> extends [] ? [data?: undefined, options?: RequestOptions] : [data: EventArgs<F>[0], options?: RequestOptions];
 
 type Listener = (...args: never[]) => unknown;
 type Lifecycle = keyof LifecycleEvents;
@@ -74,6 +75,8 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
   private readonly requests = new RequestTable();
   private buffer: Buffered[] = [];
   private ws: WebSocket | undefined;
+  /** Called before each send on `ws`: batches one turn's frames into one write where the runtime allows. */
+  private cork: () => void = () => undefined;
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = true;
@@ -199,6 +202,7 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
   private write(text: string, id?: number): void {
     const ws = this.ws;
     if (this.connected && ws !== undefined && ws.readyState === OPEN) {
+      this.cork();
       ws.send(text);
       return;
     }
@@ -216,6 +220,7 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
       return;
     }
     this.ws = ws;
+    this.cork = corkPerTurn(ws);
     this.welcomed = false;
     ws.onmessage = (event: MessageEvent) => {
       // Recovery counts every message after `$welcome`, binary and unreadable ones included.
@@ -365,7 +370,10 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
 
   /** Sends an answer on the connection the request came on (a request dies with its connection). */
   private answer(_id: number, text: string, ws = this.ws): void {
-    if (ws !== undefined && ws === this.ws && ws.readyState === OPEN) ws.send(text);
+    if (ws !== undefined && ws === this.ws && ws.readyState === OPEN) {
+      this.cork();
+      ws.send(text);
+    }
   }
 
   private settleWaiters(error?: Error): void {

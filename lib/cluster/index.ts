@@ -1,5 +1,6 @@
 export type { Backplane, BackplaneEvents, NodeMessaging, NodeReply, NodeRequestHandler, NodeRequestOptions } from './backplane.js';
 export { BackplaneError, BackplaneErrorCode } from './backplane.error.js';
+export { OutgoingMessage } from '../core/session/outgoing-message.js';
 export { MemoryBackplane, MemoryBackplaneHub } from './memory.backplane.js';
 export type { BackplaneStats } from './publish-outbox.js';
 export { RedisBackplane, type RedisBackplaneStats } from './redis/redis.backplane.js';

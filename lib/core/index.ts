@@ -81,6 +81,7 @@ export { RawCodec } from './codec/raw.codec.js';
 export { isEventEnvelope, type EventEnvelope } from './codec/envelope.js';
 export { NoEventCodecError } from './codec/no-event-codec.error.js';
 export type { RequestOptions } from '../protocol/request-table.js';
+export type { ProtocolMessage, EventMessage, AckMessage, AckError, InvalidMessage } from '../protocol/envelope.js';
 export {
   RequestTimeoutError,
   RequestFailedError,

@@ -201,31 +201,37 @@ export class StormRouter {
       return undefined;
     };
     const context = (): StormContext => new StormContext('message', this.name, session, payload, pattern);
-    let chain: Promise<boolean> = handlers[0]!.run([session, payload, context(), pattern], capture);
+    const first = handlers[0]!.run([session, payload, context(), pattern], capture);
+    // One handler that answered at once: the ack goes out in this turn, no promise in between.
+    if (handlers.length === 1 && typeof first === 'boolean') return this.answer(s, id, first, last);
+    let chain = Promise.resolve(first);
     for (let i = 1; i < handlers.length; i++) {
       const handler = handlers[i]!;
       chain = chain.then((ok) => (ok ? handler.run([session, payload, context(), pattern], capture) : false));
     }
     return chain.then(
-      (ok) => {
-        if (!ok) {
-          const failure = ackErrorOfFilterReply(last);
-          return s.sendDocument(encodeErrorAck(id, failure.status, failure.message));
-        }
-        let text: string;
-        try {
-          text = encodeAck(id, last);
-        } catch (error) {
-          this.logger.error(`Could not encode the answer to request ${id} of session ${session.id}: ${toError(error).message}`);
-          text = encodeErrorAck(id, 500, INTERNAL_ERROR);
-        }
-        return s.sendDocument(text);
-      },
+      (ok) => this.answer(s, id, ok, last),
       (error: unknown) => {
         const failure = ackErrorOf(error);
         return s.sendDocument(encodeErrorAck(id, failure.status, failure.message)).then(() => this.rethrow(error));
       },
     );
+  }
+
+  /** The ack of request `id`: the last handler's result, or the error an exception filter's reply describes. */
+  private answer(s: SessionBase, id: number, ok: boolean, last: unknown): Promise<void> {
+    if (!ok) {
+      const failure = ackErrorOfFilterReply(last);
+      return s.sendDocument(encodeErrorAck(id, failure.status, failure.message));
+    }
+    let text: string;
+    try {
+      text = encodeAck(id, last);
+    } catch (error) {
+      this.logger.error(`Could not encode the answer to request ${id} of session ${s.id}: ${toError(error).message}`);
+      text = encodeErrorAck(id, 500, INTERNAL_ERROR);
+    }
+    return s.sendDocument(text);
   }
 
   private dispatch(handlers: StormHandler[], session: Session, payload: unknown, pattern: string | undefined): Promise<void> {
@@ -238,9 +244,10 @@ export class StormRouter {
 
   private runMessage(handler: StormHandler, session: Session, payload: unknown, pattern: string | undefined): Promise<void> {
     const context = new StormContext('message', this.name, session, payload, pattern);
-    return handler
-      .run([session, payload, context, pattern], (value) => this.send(session, pattern, value))
-      .then(noop, (error: unknown) => this.answerFailure(session, pattern, error).then(() => this.rethrow(error)));
+    const ran = handler.run([session, payload, context, pattern], (value) => this.send(session, pattern, value));
+    // Answered at once, nothing to wait for: the engine takes RESOLVED as "finished synchronously".
+    if (typeof ran === 'boolean') return RESOLVED;
+    return ran.then(noop, (error: unknown) => this.answerFailure(session, pattern, error).then(() => this.rethrow(error)));
   }
 
   /** The default exception handling: the exception reply, without internals. */

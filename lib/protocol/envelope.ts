@@ -31,7 +31,7 @@ export interface InvalidMessage {
   readonly reason: string;
 }
 
-/** A document of the event protocol, as {@link parseMessage} classifies it. */
+/** A document of the event protocol, classified: an event or request, an ack, or an invalid document. */
 export type ProtocolMessage = EventMessage | AckMessage | InvalidMessage;
 
 const hasOwn = Object.prototype.hasOwnProperty;

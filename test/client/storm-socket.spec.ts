@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import WebSocket from 'ws';
@@ -68,6 +69,28 @@ function socketFor(port: number, options: ConstructorParameters<typeof StormSock
   });
 }
 
+/**
+ * `ws`'s WebSocket that counts the writes its TCP socket hands down to the kernel: every
+ * `_write`/`_writev` call of the stream is one write (or writev) on the handle.
+ */
+function countingWs(writes: { count: number }): WebSocketConstructor {
+  return class extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      this.on('upgrade', (response) => {
+        const socket = response.socket as Socket & Record<'_write' | '_writev', (...args: unknown[]) => void>;
+        for (const name of ['_write', '_writev'] as const) {
+          const original = socket[name].bind(socket);
+          socket[name] = (...args: unknown[]) => {
+            writes.count++;
+            original(...args);
+          };
+        }
+      });
+    }
+  } as unknown as WebSocketConstructor;
+}
+
 describe('StormSocket on Node (ws)', () => {
   let port: number;
   let server: ProtocolServer;
@@ -111,6 +134,37 @@ describe('StormSocket on Node (ws)', () => {
       assert.equal(((await aborted) as Error).message, 'changed my mind');
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => socket.request('sum', [i, 1])));
       assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => i + 1));
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('sends what one turn sends (requests, emits) in one write, in order, across turns too', async () => {
+    const writes = { count: 0 };
+    const socket = socketFor(port, { WebSocket: countingWs(writes) });
+    await withTimeout(socket.connect(), T, 'connect');
+    try {
+      const before = server.received.length;
+      const start = writes.count;
+      const first = Array.from({ length: 30 }, (_, i) => socket.request('sum', [i, 1]));
+      socket.emit('say', 'between');
+      const second = Array.from({ length: 30 }, (_, i) => socket.request('sum', [i, 2]));
+      assert.deepEqual(await withTimeout(Promise.all([...first, ...second]), T, 'answers'), [
+        ...Array.from({ length: 30 }, (_, i) => i + 1),
+        ...Array.from({ length: 30 }, (_, i) => i + 2),
+      ]);
+      assert.equal(writes.count - start, 1, '61 documents of one turn leave in one write');
+      const order = server.received.slice(before).map((m) => (m.event === 'say' ? 'say' : (m.data as number[]).join('+')));
+      assert.deepEqual(order, [
+        ...Array.from({ length: 30 }, (_, i) => `${i}+1`),
+        'say',
+        ...Array.from({ length: 30 }, (_, i) => `${i}+2`),
+      ]);
+      // Each later turn's documents leave in a write of their own (the cork never outlives its turn).
+      assert.equal(await socket.request('sum', [5, 5]), 10);
+      await delay(0);
+      assert.equal(await socket.request('sum', [6, 6]), 12);
+      assert.equal(writes.count - start, 3);
     } finally {
       socket.close();
     }

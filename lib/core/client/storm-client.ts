@@ -18,7 +18,6 @@ import {
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
 import type { CloseOptions, Session } from '../session/session.js';
-import type { SessionBase } from '../session/session-base.js';
 import { SessionGroups } from '../session/session-groups.js';
 import type { SessionLimits } from '../session/session-host.js';
 import { SlowConsumerPolicy } from '../session/slow-consumer-policy.js';
@@ -71,7 +70,7 @@ export type ClientEvents = {
  * It is the `SessionHost` of its sessions (checked where they are created) without an `implements`
  * clause, so that internal interface stays out of the public API and its documentation.
  */
-export abstract class StormClient<E extends ClientEvents, S extends SessionBase> extends AsyncEventEmitter<E> {
+export abstract class StormClient<E extends ClientEvents, S extends Session & { abort(): void }> extends AsyncEventEmitter<E> {
   /** Traffic counters, cumulative over reconnects; `connectedAt` is the current connection's. */
   readonly metrics = new ConnectionMetrics();
   /** @internal */

@@ -1,12 +1,14 @@
 import { asBuffer } from '../util/as-buffer.js';
 
 /**
- * One message on its way to many sessions. Transports that can frame once and write the same
+ * One message on its way to many sessions, and what a `Backplane` relays: `publish` receives it,
+ * and a backplane hands the messages it receives from other nodes to `join`'s `deliver` as
+ * `OutgoingMessage.from(bytes, isText)` (or `new OutgoingMessage(bytes, isText)`). Transports that can frame once and write the same
  * bytes to every recipient cache their encoding here (see `WebSocketSession`), so a broadcast to
  * N sessions encodes once instead of N times.
  */
 export class OutgoingMessage {
-  /** Encodings cached by transports, keyed by a transport-chosen symbol. */
+  /** @internal Encodings cached by transports, keyed by a transport-chosen symbol. */
   private readonly encodings = new Map<symbol, unknown>();
 
   constructor(
@@ -22,7 +24,7 @@ export class OutgoingMessage {
     return new OutgoingMessage(asBuffer(data), isText ?? false);
   }
 
-  /** Returns the cached encoding for `key`, computing it on first use. */
+  /** @internal Returns the cached encoding for `key`, computing it on first use. */
   encoding<T>(key: symbol, encode: (message: OutgoingMessage) => T): T {
     let value = this.encodings.get(key) as T | undefined;
     if (value === undefined) {
