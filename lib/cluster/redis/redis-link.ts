@@ -1,6 +1,7 @@
 import { BackplaneError, BackplaneErrorCode } from '../backplane.error.js';
 import type { ResolvedRedisOptions } from './redis-backplane-options.js';
 import type { RedisConnection, RedisConnectionFactory, RedisRole } from './redis-connection.js';
+import { SlotRefresher } from './redis-slot-refresh.js';
 
 /** @internal What the link tells its owner. */
 export interface RedisLinkEvents {
@@ -32,6 +33,9 @@ export class RedisLink {
   private closed = false;
   private subscriberWasReady = false;
   private readonly channels = new Set<string>();
+  /** Redis Cluster only: asks the publisher's and the subscriber's slot maps to reload. */
+  private readonly refreshers: SlotRefresher[] = [];
+  private publisherRefresher: SlotRefresher | undefined;
 
   constructor(
     private readonly options: ResolvedRedisOptions,
@@ -82,6 +86,7 @@ export class RedisLink {
     this.publisherUp = false;
     this.subscriberUp = false;
     this.up = false;
+    for (const refresher of this.refreshers) refresher.close();
     await Promise.all([this.publisher, this.subscriber].map((connection) => connection && quit(connection, timeout)));
     this.channels.clear();
   }
@@ -91,6 +96,12 @@ export class RedisLink {
     connection.on('ready', () => void this.connectionReady(connection, role));
     connection.on('close', () => this.connectionLost(role));
     connection.on('end', () => this.connectionLost(role));
+    if (this.options.isCluster && connection.refreshSlotsCache !== undefined) {
+      const refresher = new SlotRefresher(connection);
+      this.refreshers.push(refresher);
+      if (role === 'publisher') this.publisherRefresher = refresher;
+      connection.on('node error', refresher.request);
+    }
     return connection;
   }
 
@@ -164,6 +175,7 @@ export class RedisLink {
   };
 
   private readonly onPublishFailed = (error: unknown): void => {
+    this.publisherRefresher?.request();
     this.events.error(redisError('publishing a message (delivered locally only)', error));
   };
 }
