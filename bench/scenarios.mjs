@@ -72,7 +72,7 @@ export function buildScenarios(o) {
       ],
       goals: is32
         ? [
-            { target: 'core-lp', vs: 'net-batched', op: '>=', ratio: 0.8 },
+            { target: 'core-lp', vs: 'net-batched', op: '>=', ratio: 0.9 },
             { target: 'core-lp', vs: 'net-write-per-msg', op: '>=', ratio: 20 },
           ]
         : [],

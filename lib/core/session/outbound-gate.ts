@@ -53,20 +53,17 @@ export const OutboundGate = {
     return owner.pendingSendBytes > owner.limits.maxPendingSendBytes;
   },
 
-  /** Sends one message after middleware; resolves as `Session.send` documents. */
+  /**
+   * Sends one message after middleware; resolves as `Session.send` documents.
+   *
+   * The common case (connected, no send middleware, under the limit) runs in a few small
+   * functions; every other case is outlined into its own function, so the whole way from the
+   * handler's `send()` to the write batch stays within what V8 inlines into one compiled unit.
+   */
   send(owner: OutboundOwner, data: Buffer, isText: boolean): Promise<void> {
-    if (owner.state !== ConnectionState.Connected) {
-      owner.detachedTo?.deliver(new OutgoingMessage(data, isText));
-      return RESOLVED;
-    }
-    const chain = owner.sendChain;
-    if (chain !== undefined) {
-      const chained = chain.then(() => sendTransformed(owner, data, isText));
-      trackChain(owner, chained);
-      return chained;
-    }
-    if (!owner.limits.middleware.hasSenders) return admit(owner, data, isText, undefined) ?? RESOLVED;
-    return sendTransformed(owner, data, isText);
+    if (owner.state !== ConnectionState.Connected) return sendDetached(owner, data, isText);
+    if (owner.sendChain === undefined && !owner.limits.middleware.hasSenders) return admit(owner, data, isText, undefined) ?? RESOLVED;
+    return sendInOrder(owner, data, isText);
   },
 
   /** Sends a broadcast message; a promise only when the caller must wait. */
@@ -139,12 +136,38 @@ function trackChain(owner: OutboundOwner, chained: Promise<void>): void {
   });
 }
 
+/** Not connected: a recoverable session's message goes to its detached record, any other is dropped. */
+function sendDetached(owner: OutboundOwner, data: Buffer, isText: boolean): Promise<void> {
+  owner.detachedTo?.deliver(new OutgoingMessage(data, isText));
+  return RESOLVED;
+}
+
+/** Send middleware, behind any message still in it. */
+function sendInOrder(owner: OutboundOwner, data: Buffer, isText: boolean): Promise<void> {
+  const chain = owner.sendChain;
+  if (chain !== undefined) {
+    const chained = chain.then(() => sendTransformed(owner, data, isText));
+    trackChain(owner, chained);
+    return chained;
+  }
+  return sendTransformed(owner, data, isText);
+}
+
 /** Applies the slow-consumer policy, then writes. */
 function admit(owner: OutboundOwner, data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): Promise<void> | undefined {
   if (owner.state !== ConnectionState.Connected) return undefined;
+  if (owner.pendingSendBytes <= owner.limits.maxPendingSendBytes) {
+    write(owner, data, isText, prepared);
+    return undefined;
+  }
+  return admitOverLimit(owner, data, isText, prepared);
+}
+
+/** Pending bytes are over the limit: flush this turn's batch if that helps, else apply the policy. */
+function admitOverLimit(owner: OutboundOwner, data: Buffer, isText: boolean, prepared: OutgoingMessage | undefined): Promise<void> | undefined {
   let pending = owner.pendingSendBytes;
   const limit = owner.limits.maxPendingSendBytes;
-  if (pending > limit && owner.socketPendingBytes <= limit) {
+  if (owner.socketPendingBytes <= limit) {
     // Over the limit only because of bytes batched this turn: hand them to the socket (the
     // kernel takes what it can at once) so a burst to a fast reader is not mistaken for a slow
     // consumer. Once the socket itself is over the limit, flushing early would not change the

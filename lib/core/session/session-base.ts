@@ -197,29 +197,31 @@ export abstract class SessionBase extends SessionLifecycle implements Session {
 
   /** @internal Runs receive middleware, then the application's handler (the inbound queue calls this in order). */
   dispatch(data: Buffer, isText: boolean): Promise<void> | undefined {
-    const middleware = this.limits.middleware;
-    if (middleware.hasReceivers) {
-      let transformed: Buffer | null | Promise<Buffer | null>;
-      try {
-        transformed = middleware.received(this, data);
-      } catch (error) {
-        this.sink.sessionError(this, toError(error));
-        return undefined;
-      }
-      if (isPromiseLike(transformed)) {
-        const original = data;
-        return transformed.then(
-          (value) => (value === null ? this.dropInbound(original, isText) : this.sink.sessionMessage(this, value, isText)),
-          (error: unknown) => this.sink.sessionError(this, toError(error)),
-        );
-      }
-      if (transformed === null) {
-        this.dropInbound(data, isText);
-        return undefined;
-      }
-      data = transformed;
-    }
+    // The middleware path lives in its own method: its closures capture `data` and `isText`, and
+    // V8 would otherwise allocate their context on every call, middleware or not.
+    if (this.limits.middleware.hasReceivers) return this.dispatchThroughMiddleware(data, isText);
     return this.sink.sessionMessage(this, data, isText);
+  }
+
+  private dispatchThroughMiddleware(data: Buffer, isText: boolean): Promise<void> | undefined {
+    let transformed: Buffer | null | Promise<Buffer | null>;
+    try {
+      transformed = this.limits.middleware.received(this, data);
+    } catch (error) {
+      this.sink.sessionError(this, toError(error));
+      return undefined;
+    }
+    if (isPromiseLike(transformed)) {
+      return transformed.then(
+        (value) => (value === null ? this.dropInbound(data, isText) : this.sink.sessionMessage(this, value, isText)),
+        (error: unknown) => this.sink.sessionError(this, toError(error)),
+      );
+    }
+    if (transformed === null) {
+      this.dropInbound(data, isText);
+      return undefined;
+    }
+    return this.sink.sessionMessage(this, transformed, isText);
   }
 
   /** Receiving middleware dropped a message: counted, and a request among them still gets its one answer (503). */

@@ -466,6 +466,6 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     }
     // Without receiving middleware the session already looked for an ack in these very bytes.
     if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
-    return this.emit('message', session as EngineWsSession, new WsMessage(data, isText));
+    return this.emitPair('message', session as EngineWsSession, new WsMessage(data, isText));
   }
 }
