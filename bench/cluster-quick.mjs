@@ -15,8 +15,12 @@
 //   cross-cluster  the same through a Redis Cluster of 3 masters + 3 replicas (sharded pub/sub)
 //   cross-nats     the same through nats-server
 // Every payload carries its send time, so latency is measured end to end (same machine clock).
+// The latency load is paced: the publishing node broadcasts the messages due every millisecond
+// (a steady rate in 1 ms steps, not a burst). Each row also reports the CPU used during its run by
+// the receiving node, the clients (this process), the rest of the scenario (publishing node, bus)
+// and everything else on the machine ("other": the noise check).
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,6 +29,7 @@ import { parseArgs } from 'node:util';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
 const GROUP = 'bench';
+const HZ = 100; // USER_HZ of /proc on Linux
 
 if (process.argv[2] === '--node') await runNode();
 else await main();
@@ -105,6 +110,64 @@ async function publish(server, { count, size, rate }) {
     while (seq < due) void server.groups.broadcast(GROUP, message(seq++));
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting: what the scenario's processes used during a run, and what everything else did.
+
+/**
+ * CPU jiffies (user + system) of every process under this one — the node processes, redis-server,
+ * nats-server — by pid, and busy jiffies of the whole machine (/proc/stat). Undefined off Linux.
+ */
+function cpuSnapshot() {
+  try {
+    const procs = new Map();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        procs.set(Number(name), { ppid: Number(fields[1]), cpu: Number(fields[11]) + Number(fields[12]) });
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+    const children = new Map();
+    for (const [pid, proc] of procs) children.set(proc.ppid, [...(children.get(proc.ppid) ?? []), pid]);
+    const tree = new Map();
+    const queue = [process.pid];
+    while (queue.length > 0) {
+      const pid = queue.pop();
+      if (tree.has(pid) || !procs.has(pid)) continue;
+      tree.set(pid, procs.get(pid).cpu);
+      queue.push(...(children.get(pid) ?? []));
+    }
+    const machine = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { tree, machine: machine[0] + machine[1] + machine[2], t: performance.now() };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Cores used between two snapshots: by the receiving node, by the clients (this process), by the
+ * rest of the scenario (publishing node, bus), and by every process outside it ("other": more
+ * than ~0.15 means something else ran meanwhile and the row is noisy).
+ */
+function cpuBetween(a, b, receiverPid) {
+  if (a === undefined || b === undefined) return {};
+  const seconds = (b.t - a.t) / 1000;
+  const used = (pid) => ((b.tree.get(pid) ?? 0) - (a.tree.get(pid) ?? 0)) / HZ / seconds;
+  let tree = 0;
+  for (const pid of b.tree.keys()) tree += used(pid);
+  const receiverCpu = used(receiverPid);
+  const clientsCpu = used(process.pid);
+  return {
+    receiverCpu,
+    clientsCpu,
+    restCpu: tree - receiverCpu - clientsCpu,
+    otherCpu: Math.max(0, (b.machine - a.machine) / HZ / seconds - tree),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,15 +297,17 @@ async function main() {
     return true;
   };
 
-  const run = async (name, { publisherPort, clientPort }, count, publishRate) => {
+  const run = async (name, { publisherPort, clientPort, receiverPid }, count, publishRate) => {
     const group = await connectClients(clientPort, count);
     const control = await open(publisherPort);
     await waitUntil(async () => (await request(control, { op: 'count' })).count >= clients, 5000);
     // The subscriptions of a new member's node are asynchronous: let them settle.
     await new Promise((resolve) => setTimeout(resolve, 300));
+    const cpuBefore = cpuSnapshot();
     const startedAt = performance.timeOrigin + performance.now();
     const reply = await request(control, { op: 'publish', count, size, rate: publishRate });
     const complete = await waitUntil(() => group.received >= count * clients, 30_000 + count);
+    const cpu = cpuBetween(cpuBefore, cpuSnapshot(), receiverPid);
     const seconds = (group.lastAt - startedAt) / 1000;
     const lat = [...group.latencies.subarray(0, Math.min(group.received, group.latencies.length))].sort((a, b) => a - b);
     const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
@@ -262,6 +327,7 @@ async function main() {
       max: lat.at(-1),
       publishMs: reply.publishMs,
       dropped: reply.stats?.dropped,
+      ...cpu,
     };
   };
 
@@ -269,13 +335,13 @@ async function main() {
   const nodes = [];
   const single = await startNode(undefined);
   nodes.push(single);
-  layouts.local = { publisherPort: single.port, clientPort: single.port };
+  layouts.local = { publisherPort: single.port, clientPort: single.port, receiverPid: single.child.pid };
   for (const kind of kinds) {
     if (targets[kind] === undefined) continue;
     const a = await startNode(kind);
     const b = await startNode(kind);
     nodes.push(a, b);
-    layouts[`cross-${kind}`] = { publisherPort: a.port, clientPort: b.port };
+    layouts[`cross-${kind}`] = { publisherPort: a.port, clientPort: b.port, receiverPid: b.child.pid };
   }
   console.log(
     `cluster-quick: ${clients} clients, ${size}-byte binary messages, burst of ${messages}, latency at half of each peak for ${latencySeconds} s; ` +
@@ -293,12 +359,14 @@ async function main() {
   }
 
   const fmt = (n, digits = 2) => (n === undefined ? '' : typeof n === 'number' ? n.toFixed(digits) : String(n));
-  console.log('\n| scenario | mode | delivered | msg/s | deliveries/s | p50 ms | p99 ms | max ms |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('\n| scenario | mode | delivered | msg/s | deliveries/s | p50 ms | p99 ms | max ms | cpu: receiver / clients / rest / other |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  const pct = (n) => (n === undefined ? '?' : `${Math.round(n * 100)}%`);
   for (const r of results) {
     console.log(
       `| ${r.scenario} | ${r.mode} | ${r.delivered}/${r.messages * clients}${r.complete ? '' : ' (incomplete)'} | ` +
-        `${r.msgPerSec ?? ''} | ${r.deliveriesPerSec ?? ''} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} |`,
+        `${r.msgPerSec ?? ''} | ${r.deliveriesPerSec ?? ''} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ` +
+        `${pct(r.receiverCpu)} / ${pct(r.clientsCpu)} / ${pct(r.restCpu)} / ${pct(r.otherCpu)} |`,
     );
   }
   if (values.json) {

@@ -13,6 +13,7 @@
 import net from 'node:net';
 import { serveCommands, snapshot } from './lib/child.mjs';
 import { startCpuProfile, stopCpuProfile } from './lib/cpu-profiler.mjs';
+import { handwrittenRpcClient } from './lib/rpc-client.mjs';
 import { percentiles } from './lib/stats.mjs';
 import { loadStormClient, loadStormMicroservice } from './servers/load-lib.mjs';
 import {
@@ -424,50 +425,6 @@ async function latency(job, recorder) {
       running = false;
       sockets.forEach(({ socket }) => socket.destroy());
     },
-  };
-}
-
-/** Hand-written framed JSON RPC client (the counterpart of bench/servers/rpc.mjs), batching writes per read. */
-async function handwrittenRpcClient(port) {
-  const socket = await connectTcp(port);
-  const waiting = new Map();
-  let nextId = 1;
-  let out = [];
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (out.length === 0) return;
-    const frames = out;
-    out = [];
-    socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
-  };
-  let buffered = Buffer.alloc(0);
-  socket.on('data', (chunk) => {
-    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-    let offset = 0;
-    while (buffered.length - offset >= 4) {
-      const length = buffered.readUInt32BE(offset);
-      if (buffered.length - offset - 4 < length) break;
-      const reply = JSON.parse(buffered.toString('utf8', offset + 4, offset + 4 + length));
-      offset += 4 + length;
-      const done = waiting.get(reply.id);
-      waiting.delete(reply.id);
-      done?.(reply.response);
-    }
-    buffered = offset === buffered.length ? Buffer.alloc(0) : buffered.subarray(offset);
-    flush();
-  });
-  return {
-    send(pattern, data, done) {
-      const id = nextId++;
-      waiting.set(id, done);
-      out.push(lengthPrefixed(Buffer.from(JSON.stringify({ id, pattern, data }))));
-      if (!scheduled) {
-        scheduled = true;
-        process.nextTick(flush);
-      }
-    },
-    close: () => socket.destroy(),
   };
 }
 

@@ -3,7 +3,10 @@
 // target, takes a V8 heap snapshot before and after, and prints the difference per connection,
 // grouped by constructor (JS heap only; RSS also holds native socket state).
 //
-//   node bench/memory-breakdown.mjs ws core-ws-groups --conns 1000 [--top 25]
+//   node bench/memory-breakdown.mjs ws core-ws-groups --conns 1000 [--top 25] [--retainers]
+//
+// --retainers also lists the objects that are new in the second snapshot grouped by what holds
+// them (`Holder.edge -> Object`), which tells apart two objects of the same constructor.
 import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +16,11 @@ import { Child, killAll } from './lib/child.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const { values, positionals } = parseArgs({
-  options: { conns: { type: 'string', default: '1000' }, top: { type: 'string', default: '25' } },
+  options: {
+    conns: { type: 'string', default: '1000' },
+    top: { type: 'string', default: '25' },
+    retainers: { type: 'boolean', default: false },
+  },
   allowPositionals: true,
 });
 const conns = Number(values.conns);
@@ -53,6 +60,81 @@ function aggregate(file) {
     total += size;
   }
   return { groups, total };
+}
+
+/** The display name of node `index` (an offset into `nodes`). */
+function nodeLabel(snapshot, index) {
+  const { node_fields: fields, node_types: nodeTypes } = snapshot.snapshot.meta;
+  const type = nodeTypes[0][snapshot.nodes[index + fields.indexOf('type')]];
+  const name = snapshot.strings[snapshot.nodes[index + fields.indexOf('name')]];
+  if (type === 'object' || type === 'native' || type === 'synthetic') return name;
+  if (type === 'closure') return `(closure ${name || 'anonymous'})`;
+  if (type.includes('string')) return '(string)';
+  return `(${type}${name && name.length < 40 ? ` ${name}` : ''})`;
+}
+
+/**
+ * Objects of `afterFile` whose ids are not in `beforeFile`, grouped by their first retainer and
+ * the edge it holds them by. Weak edges and the snapshot's own roots are skipped.
+ */
+function newByRetainer(beforeFile, afterFile) {
+  const idsOf = (snapshot) => {
+    const fields = snapshot.snapshot.meta.node_fields;
+    const idAt = fields.indexOf('id');
+    const ids = new Set();
+    for (let i = 0; i < snapshot.nodes.length; i += fields.length) ids.add(snapshot.nodes[i + idAt]);
+    return ids;
+  };
+  const old = idsOf(JSON.parse(readFileSync(beforeFile, 'utf8')));
+  const snapshot = JSON.parse(readFileSync(afterFile, 'utf8'));
+  const { node_fields: fields, edge_fields: edgeFields, edge_types: edgeTypes } = snapshot.snapshot.meta;
+  const width = fields.length;
+  const { nodes, edges, strings } = snapshot;
+  const idAt = fields.indexOf('id');
+  const sizeAt = fields.indexOf('self_size');
+  const edgeCountAt = fields.indexOf('edge_count');
+  const edgeWidth = edgeFields.length;
+  const edgeTypeAt = edgeFields.indexOf('type');
+  const edgeNameAt = edgeFields.indexOf('name_or_index');
+  const edgeToAt = edgeFields.indexOf('to_node');
+  /** Node offset -> [holder offset, edge name] of its first strong retainer. */
+  const retainer = new Map();
+  let edge = 0;
+  for (let i = 0; i < nodes.length; i += width) {
+    const count = nodes[i + edgeCountAt];
+    for (let k = 0; k < count; k++, edge += edgeWidth) {
+      const to = edges[edge + edgeToAt];
+      if (retainer.has(to)) continue;
+      const type = edgeTypes[0][edges[edge + edgeTypeAt]];
+      if (type === 'weak' || type === 'shortcut') continue;
+      const raw = edges[edge + edgeNameAt];
+      const name = type === 'element' || type === 'hidden' ? `[${type}]` : String(strings[raw] ?? raw);
+      retainer.set(to, [i, name.length > 30 ? `${name.slice(0, 30)}...` : name]);
+    }
+  }
+  /** `Holder.edge`, going up through plain objects and arrays (up to 3 levels) to a named holder. */
+  const heldBy = (index) => {
+    let path = '';
+    for (let level = 0; level < 3; level++) {
+      const up = retainer.get(index);
+      if (up === undefined) return `(root)${path}`;
+      path = `.${up[1]}${path}`;
+      index = up[0];
+      const label = nodeLabel(snapshot, index);
+      if (label !== 'Object' && label !== 'Array' && !label.startsWith('(')) return `${label}${path}`;
+    }
+    return `${nodeLabel(snapshot, index)}${path}`;
+  };
+  const groups = new Map();
+  for (let i = 0; i < nodes.length; i += width) {
+    if (old.has(nodes[i + idAt])) continue;
+    const key = `${heldBy(i)} -> ${nodeLabel(snapshot, i)}`;
+    const entry = groups.get(key) ?? { key, size: 0, count: 0 };
+    entry.size += nodes[i + sizeAt];
+    entry.count++;
+    groups.set(key, entry);
+  }
+  return [...groups.values()].sort((x, y) => y.size - x.size);
 }
 
 function diff(before, after) {
@@ -95,6 +177,7 @@ try {
     const b = await server.call({ cmd: 'heap-snapshot', path: fileB }, 120000);
     const before = aggregate(fileA);
     const after = aggregate(fileB);
+    const held = values.retainers ? newByRetainer(fileA, fileB) : [];
     rmSync(fileA, { force: true });
     rmSync(fileB, { force: true });
     const rows = diff(before, after);
@@ -105,6 +188,12 @@ try {
     console.log('   bytes/conn  objects/conn  constructor');
     for (const row of rows.slice(0, top)) {
       console.log(`   ${(row.size / conns).toFixed(0).padStart(10)}  ${(row.count / conns).toFixed(2).padStart(12)}  ${row.key}`);
+    }
+    if (held.length > 0) {
+      console.log('   new objects by holder:\n   bytes/conn  objects/conn  holder.edge -> object');
+      for (const row of held.slice(0, top)) {
+        console.log(`   ${(row.size / conns).toFixed(0).padStart(10)}  ${(row.count / conns).toFixed(2).padStart(12)}  ${row.key}`);
+      }
     }
     await Promise.all([server.kill(0), load.kill(0)]);
   }

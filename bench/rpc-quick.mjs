@@ -1,18 +1,23 @@
 #!/usr/bin/env node
 // Quick RPC comparison: the same `@MessagePattern('sum')` handler served by Nest's Transport.TCP
-// and by StormTransport (TCP), each called through its own client (ClientTCP / StormClientProxy)
-// with 1 connection and N requests in flight. Servers run in a child process, clients here.
+// and by StormTransport (TCP), each called through its own client (ClientTCP / StormClientProxy),
+// and the hand-written framed JSON RPC of the harness (bench/servers/rpc.mjs with its client,
+// bench/lib/rpc-client.mjs) as the floor, with 1 connection and N requests in flight. Servers run
+// in a child process, clients here.
 //
 //   npx tsc -p tsconfig.json && node bench/rpc-quick.mjs [--duration 5] [--inflight 100] [--rounds 2]
 //   node bench/rpc-quick.mjs --only storm --profile-server /tmp/prof   (CPU profile of the server process)
 //
-// Prints requests/s and latency percentiles per round and the ratio of the best rounds.
+// Prints requests/s, latency percentiles and client CPU per request per round, and the ratios of
+// the best rounds.
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { handwrittenRpcClient } from './lib/rpc-client.mjs';
+import { rpcServers } from './servers/rpc.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LIB = path.join(ROOT, 'build', 'lib', 'microservice', 'index.js');
@@ -58,14 +63,13 @@ function mathModule(common, microservices) {
   return Reflect.decorate([common.Module({ controllers: [Controller] })], AppModule);
 }
 
-/** Child process: both servers, then their ports on stdout. */
+/** Child process: the three servers, then their ports on stdout. */
 async function serve() {
-  const [common, { NestFactory }, microservices, storm] = await Promise.all([
-    import('@nestjs/common'),
-    import('@nestjs/core'),
-    import('@nestjs/microservices'),
-    loadStorm(),
-  ]);
+  // One after the other: the library require()s the Nest packages, which must not race their import().
+  const common = await import('@nestjs/common');
+  const { NestFactory } = await import('@nestjs/core');
+  const microservices = await import('@nestjs/microservices');
+  const storm = await loadStorm();
   const nestPort = 0; // Transport.TCP needs a known port: pick one by binding a throwaway server
   const net = await import('node:net');
   const freePort = () =>
@@ -85,14 +89,24 @@ async function serve() {
   const transport = new storm.StormTransport({ transport: 'tcp', host: HOST, port: 0 });
   const app = await NestFactory.createMicroservice(mathModule(common, microservices), { strategy: transport, logger: false });
   await app.listen();
-  process.stdout.write(`${JSON.stringify({ nest: tcpPort, storm: transport.port })}\n`);
+  const handwritten = await rpcServers['rpc-handwritten']();
+  process.stdout.write(`${JSON.stringify({ nest: tcpPort, storm: transport.port, handwritten: handwritten.port })}\n`);
   process.on('SIGTERM', async () => {
-    await Promise.all([nest.close(), app.close()]);
+    await Promise.all([nest.close(), app.close(), handwritten.close()]);
     process.exit(0);
   });
 }
 
-/** Runs `inflight` concurrent request loops for `seconds`; returns req/s and latency percentiles (ms). */
+/** A Nest `ClientProxy` as a load generator sends with it: `send(...).subscribe()`, as a user would. */
+function proxyClient(client) {
+  return {
+    connect: () => client.connect(),
+    send: (done, fail) => client.send('sum', [1, 2]).subscribe({ next: (value) => (value === 3 ? done() : fail()), error: fail }),
+    close: () => client.close(),
+  };
+}
+
+/** Runs `inflight` concurrent request loops for `seconds`; returns req/s, latency percentiles (ms) and client CPU per request (us). */
 async function measure(client, inflight, seconds) {
   const latencies = new Float64Array(4_000_000);
   let count = 0;
@@ -101,28 +115,30 @@ async function measure(client, inflight, seconds) {
   const fire = () => {
     if (!running) return;
     const started = performance.now();
-    client.send('sum', [1, 2]).subscribe({
-      next: (value) => {
-        if (value !== 3) errors++;
+    client.send(
+      () => {
         if (count < latencies.length) latencies[count] = performance.now() - started;
         count++;
+        fire();
       },
-      error: () => {
+      () => {
         errors++;
         setTimeout(fire, 1);
       },
-      complete: fire,
-    });
+    );
   };
+  const cpu = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < inflight; i++) fire();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   running = false;
   const elapsed = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(cpu);
+  const done = count;
   await new Promise((resolve) => setTimeout(resolve, 200)); // let the last replies land
-  const sorted = latencies.slice(0, Math.min(count, latencies.length)).sort();
+  const sorted = latencies.slice(0, Math.min(done, latencies.length)).sort();
   const pct = (p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
-  return { rps: count / elapsed, p50: pct(0.5), p99: pct(0.99), errors };
+  return { rps: done / elapsed, p50: pct(0.5), p99: pct(0.99), errors, cpuPerRequest: (used.user + used.system) / done };
 }
 
 async function main() {
@@ -130,7 +146,8 @@ async function main() {
   const inflight = Number(args.inflight);
   const rounds = Number(args.rounds);
   const warmup = Number(args.warmup);
-  const [{ ClientProxyFactory, Transport }, storm] = await Promise.all([import('@nestjs/microservices'), loadStorm()]);
+  const { ClientProxyFactory, Transport } = await import('@nestjs/microservices');
+  const storm = await loadStorm();
   const profile = args['profile-server'] === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${args['profile-server']}`];
   const child = spawn(process.execPath, [...profile, fileURLToPath(import.meta.url), '--serve'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ports = await new Promise((resolve, reject) => {
@@ -142,8 +159,18 @@ async function main() {
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)));
   });
   const all = {
-    'nest Transport.TCP': () => ClientProxyFactory.create({ transport: Transport.TCP, options: { host: HOST, port: ports.nest } }),
-    StormTransport: () => new storm.StormClientProxy({ transport: 'tcp', host: HOST, port: ports.storm }),
+    'nest Transport.TCP': () => proxyClient(ClientProxyFactory.create({ transport: Transport.TCP, options: { host: HOST, port: ports.nest } })),
+    'hand-written RPC': () => {
+      let client;
+      return {
+        connect: async () => {
+          client = await handwrittenRpcClient(ports.handwritten, HOST);
+        },
+        send: (done, fail) => client.send('sum', [1, 2], (value) => (value === 3 ? done() : fail())),
+        close: () => client.close(),
+      };
+    },
+    StormTransport: () => proxyClient(new storm.StormClientProxy({ transport: 'tcp', host: HOST, port: ports.storm })),
   };
   const targets = Object.fromEntries(
     Object.entries(all).filter(([name]) => args.only === undefined || name.toLowerCase().includes(args.only.toLowerCase())),
@@ -160,7 +187,7 @@ async function main() {
         await client.close();
         console.log(
           `  round ${round}  ${name.padEnd(20)} ${Math.round(result.rps).toString().padStart(8)} req/s   ` +
-            `p50 ${result.p50.toFixed(2)} ms   p99 ${result.p99.toFixed(2)} ms   errors ${result.errors}`,
+            `p50 ${result.p50.toFixed(2)} ms   p99 ${result.p99.toFixed(2)} ms   client ${result.cpuPerRequest.toFixed(2)} us CPU/req   errors ${result.errors}`,
         );
         if (best[name] === undefined || result.rps > best[name].rps) best[name] = result;
       }
@@ -168,13 +195,15 @@ async function main() {
   } finally {
     child.kill('SIGTERM');
   }
-  const nest = best['nest Transport.TCP'];
   const ours = best.StormTransport;
-  if (nest === undefined || ours === undefined) return;
-  console.log(
-    `best: StormTransport ${Math.round(ours.rps)} req/s (p99 ${ours.p99.toFixed(2)} ms) vs Transport.TCP ${Math.round(nest.rps)} req/s ` +
-      `(p99 ${nest.p99.toFixed(2)} ms): ${(ours.rps / nest.rps).toFixed(2)}x throughput`,
-  );
+  if (ours === undefined) return;
+  for (const [name, other] of Object.entries(best)) {
+    if (name === 'StormTransport') continue;
+    console.log(
+      `best: StormTransport ${Math.round(ours.rps)} req/s (p99 ${ours.p99.toFixed(2)} ms) vs ${name} ${Math.round(other.rps)} req/s ` +
+        `(p99 ${other.p99.toFixed(2)} ms): ${(ours.rps / other.rps).toFixed(2)}x throughput`,
+    );
+  }
 }
 
 if (args.serve) await serve();

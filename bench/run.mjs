@@ -701,9 +701,14 @@ async function clusterRow(scenario, target) {
   const burst = results.results.find((r) => r.scenario === target.id && r.mode === 'burst');
   const steady = results.results.find((r) => r.scenario === target.id && r.mode !== 'burst');
   if (!burst || !steady) return { error: 'no result' };
-  const base = { srvCpu: NaN, genCpu: NaN, otherCpu: NaN, irqCpu: NaN, perCore: NaN, errors: 0, reps: [] };
-  if (scenario.id === 'cluster-throughput') return { ...base, value: burst.msgPerSec, p50: burst.p50, p99: burst.p99 };
-  return { ...base, value: steady.p99, p50: steady.p50, p99: steady.p99, rate: steady.rate, unitIsP99: true };
+  // srv = the node delivering to the clients, gen = the clients' process, other = every process
+  // outside the scenario (its publishing node and bus processes are not "other").
+  const cpu = (r) => ({ srvCpu: r.receiverCpu ?? NaN, genCpu: r.clientsCpu ?? NaN, otherCpu: r.otherCpu ?? NaN });
+  const base = { irqCpu: NaN, perCore: NaN, errors: 0, reps: [] };
+  if (scenario.id === 'cluster-throughput') {
+    return { ...base, ...cpu(burst), perCore: burst.msgPerSec / burst.receiverCpu, value: burst.msgPerSec, p50: burst.p50, p99: burst.p99 };
+  }
+  return { ...base, ...cpu(steady), value: steady.p99, p50: steady.p50, p99: steady.p99, rate: steady.rate, unitIsP99: true };
 }
 
 const TABLE_START = '<!-- bench:table:start -->';

@@ -43,7 +43,7 @@ function detail(row) {
 function goalText(goal, results) {
   const label = (id) => results.rows.find((r) => r.id === id)?.label ?? id;
   if (goal.op === 'p99<') return `p99 < ${label(goal.vs)}`;
-  return `${goal.op} ${goal.ratio}x ${label(goal.vs)}`;
+  return `${goal.metric === 'heapPerConn' ? 'heap+ext ' : ''}${goal.op} ${goal.ratio}x ${label(goal.vs)}`;
 }
 
 /** Evaluates a goal: { text, ratio, met } (met undefined when it cannot be decided). */
@@ -55,7 +55,8 @@ export function evaluateGoal(goal, results) {
     return { target: goal.target, text, ratio: NaN, met: undefined };
   }
   if (goal.op === 'p99<') return { target: goal.target, text, ratio: row.p99 / base.p99, met: row.p99 < base.p99 };
-  const ratio = row.value / base.value;
+  // `metric` names another figure of the rows to compare (e.g. `heapPerConn`); default: the value column.
+  const ratio = goal.metric === undefined ? row.value / base.value : row[goal.metric] / base[goal.metric];
   const met = goal.op === '>=' ? ratio >= goal.ratio : ratio <= goal.ratio;
   const perCoreRatio = row.perCore / base.perCore;
   const metPerCore = goal.op === '>=' ? perCoreRatio >= goal.ratio : undefined;

@@ -56,6 +56,18 @@ type CoreClient = StormTcpClient | StormWebSocketClient;
 const MAX_CACHED_PATTERNS = 10_000;
 
 /**
+ * Requests written in one event-loop turn go to the socket in batches, not all at the end of the
+ * turn: a batch leaves once it holds half of the requests waiting for a reply (at least
+ * {@link MIN_REQUEST_BATCH}, at most {@link MAX_REQUEST_BATCH} requests, or
+ * {@link REQUEST_BATCH_BYTES}). With many requests in flight the server then works on one half
+ * while the client still handles the replies to, and encodes, the other, so the two processes run
+ * at the same time instead of taking turns (two equal halves overlap best).
+ */
+const MIN_REQUEST_BATCH = 16;
+const MAX_REQUEST_BATCH = 64;
+const REQUEST_BATCH_BYTES = 64 * 1024;
+
+/**
  * A Nest `ClientProxy` for `StormTransport`, over StormSocket's TCP or WebSocket client:
  * correlation ids, streamed replies, cancellation on unsubscribe (rxjs `timeout()`), reconnect
  * with backoff, TLS. Requests waiting when the connection drops fail with
@@ -82,6 +94,16 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
   private readonly eventHeaders = new Map<string, Buffer>();
   private readonly reader = new FrameReader();
   private lastId = 0;
+  /** Ids have wrapped around past `MAX_FRAME_ID`: a new id must be checked against the pending ones. */
+  private idsWrapped = false;
+  /** Requests and bytes written this turn since the last early flush (see {@link MAX_REQUEST_BATCH}). */
+  private batchedRequests = 0;
+  private batchedBytes = 0;
+  private turnStarted = false;
+  private readonly endTurn = (): void => {
+    this.turnStarted = false;
+    this.batchedRequests = this.batchedBytes = 0;
+  };
   private readonly waitForConnection: boolean;
   /** Why the last connect attempt failed; cleared once connected. New calls fail with it at once. */
   private connectError: Error | undefined;
@@ -250,6 +272,20 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
     request.id = id;
     this.pending.set(id, request);
     this.write(frame);
+    this.bound(frame.length);
+  }
+
+  /** Counts a request written this turn; flushes early once a batch is full (see {@link MAX_REQUEST_BATCH}). */
+  private bound(bytes: number): void {
+    if (!this.turnStarted) {
+      this.turnStarted = true;
+      process.nextTick(this.endTurn);
+    }
+    this.batchedBytes += bytes;
+    const limit = Math.min(MAX_REQUEST_BATCH, Math.max(MIN_REQUEST_BATCH, this.pending.size >> 1));
+    if (++this.batchedRequests < limit && this.batchedBytes < REQUEST_BATCH_BYTES) return;
+    this.batchedRequests = this.batchedBytes = 0;
+    this.core.flushWrites();
   }
 
   private write(frame: Buffer): void {
@@ -259,6 +295,12 @@ export class StormClientProxy extends ClientProxy<StormClientEvents> {
 
   private nextId(): number {
     let id = this.lastId;
+    if (id < MAX_FRAME_ID && !this.idsWrapped) {
+      // Before the first wrap-around every id is new: no lookup needed.
+      this.lastId = ++id;
+      return id;
+    }
+    this.idsWrapped = true;
     do id = id >= MAX_FRAME_ID ? 1 : id + 1;
     while (this.pending.has(id));
     this.lastId = id;

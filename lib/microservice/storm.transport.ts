@@ -22,7 +22,7 @@ import {
   type StormTransportOptions,
 } from './storm-transport-options.js';
 import type { StormDeserializer, StormSerializer } from './wire/body-serializers.js';
-import { deserializeBody, encodeFrame, serializeBody, type EncodedBody } from './wire/frame-codec.js';
+import { bytesEqual, deserializeBody, encodeFrame, serializeBody, type EncodedBody } from './wire/frame-codec.js';
 import { FrameKind } from './wire/frame-kind.js';
 
 /** Nest's reply to a request for a pattern no handler serves (the same text as Nest's TCP transport). */
@@ -240,9 +240,7 @@ export class StormTransport
     const start = connection.reader.patternStart;
     const end = connection.reader.patternEnd;
     const last = connection.lastPatternBytes;
-    if (last !== undefined && last.length === end - start && frame.compare(last, 0, last.length, start, end) === 0) {
-      return connection.lastPattern;
-    }
+    if (last !== undefined && bytesEqual(frame, start, end, last)) return connection.lastPattern;
     const pattern = frame.toString('utf8', start, end);
     connection.lastPatternBytes = Buffer.from(frame.subarray(start, end));
     connection.lastPattern = pattern;

@@ -1,9 +1,8 @@
 import type { Socket } from 'node:net';
-import type WebSocket from 'ws';
+import type { SessionWebSocket } from '../core/ws/session-websocket.js';
 import { ConnectionState } from '../core/session/connection-state.js';
-import type { EndPoint } from '../core/endpoint.js';
 import type { SessionLimits, SessionSink } from '../core/session/session-host.js';
-import { EngineWsSession, type WebSocketSession, type WsHandshake, type WsSessionOptions } from '../core/ws/websocket-session.js';
+import { EngineWsSession, type WebSocketSession, type WsSessionOptions, type WsUpgradeRequest } from '../core/ws/websocket-session.js';
 import { encodeErrorAck, errorAckFromException, isExceptionFrame } from './gateway-ack.js';
 
 /** A gateway handler as `@nestjs/websockets` hands it to the adapter, bound to its gateway and client. */
@@ -40,16 +39,15 @@ export class GatewaySession extends EngineWsSession implements GatewayClient {
 
   /** @internal */
   constructor(
-    ws: WebSocket,
+    ws: SessionWebSocket,
     socket: Socket,
     limits: SessionLimits,
     sink: SessionSink,
     options: WsSessionOptions,
-    remoteEndPoint: EndPoint | undefined,
-    handshake: WsHandshake,
+    handshake: WsUpgradeRequest,
     id?: number,
   ) {
-    super(ws, socket, limits, sink, options, remoteEndPoint, handshake, undefined, id);
+    super(ws, socket, limits, sink, options, handshake, undefined, id);
   }
 
   get readyState(): number {

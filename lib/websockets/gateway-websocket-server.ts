@@ -1,8 +1,7 @@
 import type { Socket } from 'node:net';
-import type WebSocket from 'ws';
+import type { SessionWebSocket } from '../core/ws/session-websocket.js';
 import { StormWebSocketServer } from '../core/ws/storm-websocket-server.js';
-import type { EndPoint } from '../core/endpoint.js';
-import type { EngineWsSession, WsHandshake, WsSession } from '../core/ws/websocket-session.js';
+import type { EngineWsSession, WsSession, WsUpgradeRequest } from '../core/ws/websocket-session.js';
 import { GatewaySession, type GatewayClient } from './gateway-session.js';
 
 /**
@@ -20,12 +19,11 @@ export class GatewayWebSocketServer extends StormWebSocketServer {
   }
 
   protected override createSession(
-    ws: WebSocket,
+    ws: SessionWebSocket,
     socket: Socket,
-    remoteEndPoint: EndPoint | undefined,
-    handshake: WsHandshake,
+    handshake: WsUpgradeRequest,
     id?: number,
   ): EngineWsSession {
-    return new GatewaySession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake, id);
+    return new GatewaySession(ws, socket, this.sessionLimits, this, this.sessionOptions, handshake, id);
   }
 }

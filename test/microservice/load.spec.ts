@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { firstValueFrom } from 'rxjs';
 
+import type { StormTcpClient } from '../../lib/core/index.js';
 import type { StormClientProxy } from '../../lib/microservice/index.js';
 import { call, closeAll, proxyFor, startMicroservice, type RunningMicroservice } from '../support/microservice.js';
 import { withTimeout } from '../support/wait.js';
@@ -41,6 +42,50 @@ describe('StormTransport under load', () => {
       );
       replies.forEach((reply, i) => assert.equal(reply, i + 1));
       assert.equal(client.pendingRequests, 0);
+    } finally {
+      await closeAll(client);
+    }
+  });
+
+  it('hands a burst of requests to the socket in batches of half the requests in flight (16 to 64, or 64 KiB)', async () => {
+    const client = proxyFor(service.port);
+    try {
+      await client.connect();
+      const socket = client.unwrap<StormTcpClient>().socket!;
+      const start = socket.bytesWritten;
+      const frameBytes = 4 + 8 + 'sum'.length + '[1,2]'.length;
+      const replies: Promise<number>[] = [];
+      // Fired one by one in one turn: a batch leaves once it holds max(16, min(64, in flight / 2)).
+      const flushedAt: number[] = [];
+      let written = start;
+      for (let i = 1; i <= 200; i++) {
+        const reply = firstValueFrom(client.send<number>('sum', [1, 2]));
+        reply.catch(() => undefined); // a failed assertion closes the client: report the assertion, not the lost replies
+        replies.push(reply);
+        if (socket.bytesWritten !== written) {
+          flushedAt.push(i);
+          assert.equal(socket.bytesWritten, start + i * frameBytes, `every request up to the ${i}th has left`);
+          written = socket.bytesWritten;
+        }
+      }
+      // 16 and 16 (the floor), then half of what is in flight: 31 of 63, 62 of 125, then the cap of 64.
+      assert.deepEqual(flushedAt, [16, 32, 63, 125, 189]);
+      // Large requests: 64 KiB of frames is a full batch too.
+      const big = 'x'.repeat(30 * 1024);
+      const bigFrameBytes = 4 + 8 + 'echo'.length + big.length + 2;
+      const echoes = [firstValueFrom(client.send<string>('echo', big)), firstValueFrom(client.send<string>('echo', big))];
+      assert.equal(socket.bytesWritten, start + 189 * frameBytes, 'two 30 KiB requests wait');
+      echoes.push(firstValueFrom(client.send<string>('echo', big)));
+      assert.equal(socket.bytesWritten, start + 200 * frameBytes + 3 * bigFrameBytes, 'the third fills 64 KiB and leaves with the rest');
+      const [sums, echoed] = await withTimeout(Promise.all([Promise.all(replies), Promise.all(echoes)]), 10_000, 'the burst');
+      assert.deepEqual(sums, Array(200).fill(3));
+      assert.deepEqual(echoed, [big, big, big]);
+      // The next turn starts a new batch: a lone request waits for the end of its turn.
+      const before = socket.bytesWritten;
+      const next = firstValueFrom(client.send<number>('sum', [2, 2]));
+      assert.equal(socket.bytesWritten, before);
+      assert.equal(await withTimeout(next, 5000, 'a request in a new turn'), 4);
+      assert.equal(socket.bytesWritten, before + frameBytes);
     } finally {
       await closeAll(client);
     }

@@ -38,6 +38,13 @@ describe('StormTransport request/response over TCP', () => {
     assert.deepEqual(await call(client.send('echo', body)), body);
   });
 
+  it('round-trips short and long texts, ASCII or not, as request and reply bodies', async () => {
+    for (const text of ['', 'a', 'é', 'ü✓', 'a'.repeat(14) + 'é', 'x'.repeat(70), '😀'.repeat(30)]) {
+      assert.equal(await call(client.send('echo', text)), text);
+      assert.deepEqual(await call(client.send('echo', [text])), [text]);
+    }
+  });
+
   it('emits undefined for a handler that returns nothing', async () => {
     assert.deepEqual(await collect(client.send('nothing', {})), [undefined]);
   });

@@ -31,7 +31,12 @@ export interface RedisConnection {
   on(event: 'reconnecting', listener: (delay: number) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'messageBuffer' | 'smessageBuffer', listener: (channel: Buffer, message: Buffer) => void): this;
+  on(event: 'node error', listener: (error: Error, node: string) => void): this;
+  /** ioredis `Cluster` only: the slot map was reloaded. */
+  on(event: 'refresh', listener: () => void): this;
   removeAllListeners(): this;
+  /** ioredis `Cluster` only: reloads the slot map (`CLUSTER SLOTS`) and moves connections to match. */
+  refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
 }
 
 /** @internal Which of the backplane's two connections. */
@@ -116,8 +121,10 @@ function clusterOverrides(role: RedisRole, redisOptions: Record<string, unknown>
     retryDelayOnFailover: 0,
     retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: 0,
-    // Notice a promoted replica or moved slots within a second even without a failed command.
-    slotsRefreshInterval: 1000,
+    // No refresh timer of ioredis's: RedisLink's SlotRefresher refreshes the slot map when
+    // something suggests it changed (each refresh stalls the event loop for milliseconds, which
+    // a 1 s timer turned into a steady source of broadcast tail latency).
+    slotsRefreshInterval: 0,
     slotsRefreshTimeout: 1000,
     clusterRetryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
     shardedSubscribers: role === 'subscriber',

@@ -1,6 +1,7 @@
 import { BackplaneError, BackplaneErrorCode } from '../backplane.error.js';
 import type { ResolvedRedisOptions } from './redis-backplane-options.js';
 import type { RedisConnection, RedisConnectionFactory, RedisRole } from './redis-connection.js';
+import { SlotRefresher } from './redis-slot-refresh.js';
 
 /** @internal What the link tells its owner. */
 export interface RedisLinkEvents {
@@ -34,6 +35,9 @@ export class RedisLink {
   private readonly channels = new Set<string>();
   /** Per channel: settles `true` once its latest subscription is confirmed by Redis (false if it failed). */
   private readonly confirmed = new Map<string, Promise<boolean>>();
+  /** Redis Cluster only: asks the publisher's and the subscriber's slot maps to reload. */
+  private readonly refreshers: SlotRefresher[] = [];
+  private publisherRefresher: SlotRefresher | undefined;
 
   constructor(
     private readonly options: ResolvedRedisOptions,
@@ -91,6 +95,7 @@ export class RedisLink {
     this.publisherUp = false;
     this.subscriberUp = false;
     this.up = false;
+    for (const refresher of this.refreshers) refresher.close();
     await Promise.all([this.publisher, this.subscriber].map((connection) => connection && quit(connection, timeout)));
     this.channels.clear();
     this.confirmed.clear();
@@ -101,6 +106,12 @@ export class RedisLink {
     connection.on('ready', () => void this.connectionReady(connection, role));
     connection.on('close', () => this.connectionLost(role));
     connection.on('end', () => this.connectionLost(role));
+    if (this.options.isCluster && connection.refreshSlotsCache !== undefined) {
+      const refresher = new SlotRefresher(connection);
+      this.refreshers.push(refresher);
+      if (role === 'publisher') this.publisherRefresher = refresher;
+      connection.on('node error', refresher.request);
+    }
     return connection;
   }
 
@@ -177,6 +188,7 @@ export class RedisLink {
   };
 
   private readonly onPublishFailed = (error: unknown): void => {
+    this.publisherRefresher?.request();
     this.events.error(redisError('publishing a message (delivered locally only)', error));
   };
 }

@@ -13,10 +13,18 @@ class DelimiterDecoder implements FrameDecoder {
   private parts: Buffer[] = [];
   private partBytes = 0;
 
+  /**
+   * A one-byte delimiter as a number: `indexOf(number)` is a plain byte scan, several times
+   * cheaper per message than `indexOf(Buffer)`'s substring search. `-1` for longer delimiters.
+   */
+  private readonly delimiterByte: number;
+
   constructor(
     private readonly delimiter: Buffer,
     private readonly maxMessageSize: number,
-  ) {}
+  ) {
+    this.delimiterByte = delimiter.length === 1 ? delimiter[0]! : -1;
+  }
 
   get bufferedBytes(): number {
     return this.partBytes;
@@ -30,7 +38,7 @@ class DelimiterDecoder implements FrameDecoder {
       // A delimiter may straddle the end of what is buffered and the start of this chunk.
       const found = this.findAcrossBoundary(chunk);
       if (found < 0) {
-        const next = chunk.indexOf(delimiter);
+        const next = this.delimiterByte >= 0 ? chunk.indexOf(this.delimiterByte) : chunk.indexOf(delimiter);
         if (next < 0) {
           this.buffer(chunk);
           return;
@@ -44,8 +52,9 @@ class DelimiterDecoder implements FrameDecoder {
       }
     }
     const end = chunk.length;
+    const byte = this.delimiterByte;
     while (offset < end) {
-      const next = chunk.indexOf(delimiter, offset);
+      const next = byte >= 0 ? chunk.indexOf(byte, offset) : chunk.indexOf(delimiter, offset);
       if (next < 0) {
         this.buffer(offset === 0 ? chunk : chunk.subarray(offset));
         return;

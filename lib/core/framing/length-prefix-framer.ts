@@ -24,6 +24,21 @@ class LengthPrefixDecoder implements FrameDecoder {
   push(chunk: Buffer, onMessage: (message: Buffer) => void): void {
     let offset = 0;
     const end = chunk.length;
+    if (this.expected < 0 && this.headerBytes === 0) {
+      // Fast path, nothing held from earlier chunks: every whole frame of the chunk, with the
+      // decoder's state untouched (locals only) until a frame is split.
+      const max = this.maxMessageSize;
+      while (end - offset >= 4) {
+        const length = chunk[offset]! * 0x100_0000 + ((chunk[offset + 1]! << 16) | (chunk[offset + 2]! << 8) | chunk[offset + 3]!);
+        if (length > max) throw new MessageTooBigError(length, max);
+        const start = offset + 4;
+        const stop = start + length;
+        if (stop > end) break;
+        offset = stop;
+        onMessage(chunk.subarray(start, stop));
+      }
+      if (offset === end) return;
+    }
     while (offset < end) {
       if (this.expected < 0) {
         // Fast path: a whole header in this chunk.

@@ -1,3 +1,5 @@
+import { clockMs, clockStart } from '../util/clock.js';
+
 /**
  * Traffic counters of one connection. The engine updates the fields in place; treat them as read-only.
  */
@@ -12,12 +14,22 @@ export class ConnectionMetrics {
   messagesReceived = 0;
   /** Messages discarded for this connection by the `drop` slow-consumer policy or a middleware. */
   messagesDropped = 0;
+  /** When the connection was established, in {@link clockMs} (a small integer rather than a boxed double). */
+  private openedAt: number = clockMs();
+
   /** When the connection was established, in ms since the epoch. */
-  connectedAt: number = Date.now();
+  get connectedAt(): number {
+    return clockStart() + this.openedAt;
+  }
 
   /** How long the connection has been up, in ms. */
   get uptime(): number {
-    return Date.now() - this.connectedAt;
+    return clockMs() - this.openedAt;
+  }
+
+  /** @internal The connection opened (again, for a client's metrics that span reconnects): `connectedAt` is now. */
+  markConnected(): void {
+    this.openedAt = clockMs();
   }
 
   /** A plain-object copy, for logs and JSON. */

@@ -181,7 +181,7 @@ export class SessionRecovery {
   resume(detached: DetachedSession, session: SessionBase, count: number): void {
     detached.done = true;
     detached.resumedBy = session;
-    session.recovered = true;
+    session.resumed = true;
     detached.log.previousToken = detached.claimedWith;
     if (detached.items !== undefined) for (const [key, value] of detached.items) session.items.set(key, value);
     const log = detached.log;

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { clockMs } from '../util/clock.js';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { formatEndPoint, remoteEndPointOf, type EndPoint } from '../endpoint.js';
 import { InvalidStateError } from '../errors.js';
@@ -330,7 +331,7 @@ export abstract class StormServer<P extends Session, E extends ServerEvents<P>, 
     const s = session as S;
     closeRequests(s);
     this.metrics.activeConnections--;
-    this.metrics.recordConnectionDuration(Date.now() - s.metrics.connectedAt);
+    this.metrics.recordConnectionDuration(s.metrics.uptime);
     const hooks = this.middleware.disconnected(s, reason);
     const done =
       hooks === undefined
@@ -409,7 +410,7 @@ export abstract class StormServer<P extends Session, E extends ServerEvents<P>, 
     if (idle <= 0 || this.idleTimer !== undefined) return;
     const every = Math.max(10, Math.min(1000, Math.floor(idle / 4)));
     this.idleTimer = setInterval(() => {
-      const cutoff = Date.now() - idle;
+      const cutoff = clockMs() - idle;
       for (const session of this.engineSessions) {
         if (session.state === ConnectionState.Connected && session.lastReceiveAt <= cutoff && !session.isDispatching) {
           void session.terminate(DisconnectReason.IdleTimeout);

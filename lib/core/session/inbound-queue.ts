@@ -27,11 +27,16 @@ const EMPTY_QUEUE: Queued[] = [];
  * handler), messages queued meanwhile, reading paused once `maxPendingReceiveBytes` wait, and
  * the close sequence held back until the queue is empty.
  *
+ * Sessions create their queue when first needed: the first time something async is running (the
+ * opening hooks, a handler) or the session shuts down. Until then every message is dispatched as
+ * it arrives, which is what the queue would do too, so a session that is idle or only ever runs
+ * synchronous handlers holds no queue.
+ *
  * @internal
  */
 export class InboundQueue {
   /** A handler (or the opening hooks) is running. */
-  private busy = true;
+  private busy = false;
   private queue: Queued[] = EMPTY_QUEUE;
   private head = 0;
   private queuedBytes = 0;
@@ -59,15 +64,10 @@ export class InboundQueue {
     });
   }
 
-  /** Starts dispatching once the opening hooks (if any are still running) have finished. */
-  start(opening: Promise<void> | undefined): void {
-    if (opening !== undefined) {
-      opening.then(this.unblock, this.unblock);
-      return;
-    }
-    // Opened synchronously: no closure for a session whose handlers may never need one.
-    this.busy = false;
-    this.drain();
+  /** Holds later messages back until `running` (the opening hooks, or a handler) settles. */
+  hold(running: Promise<void>): void {
+    this.busy = true;
+    running.then(this.unblock, this.unblock);
   }
 
   /** Dispatches a message now, or queues it behind the running handler. */
@@ -110,10 +110,7 @@ export class InboundQueue {
 
   private process(data: Buffer, isText: boolean): void {
     const running = this.owner.dispatch(data, isText);
-    if (running !== undefined) {
-      this.busy = true;
-      running.then(this.unblock, this.unblock);
-    }
+    if (running !== undefined) this.hold(running);
   }
 
   private drain(): void {

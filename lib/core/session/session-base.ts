@@ -4,6 +4,7 @@ import type { EndPoint } from '../endpoint.js';
 import { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { asBuffer } from '../util/as-buffer.js';
 import { isPromiseLike } from '../util/resolved.js';
+import { clockMs } from '../util/clock.js';
 import { toError } from '../util/to-error.js';
 import { ConnectionState } from './connection-state.js';
 import { DisconnectReason } from './disconnect-reason.js';
@@ -21,30 +22,38 @@ import { SessionLifecycle } from './session-lifecycle.js';
 import { emitOn, requestOn } from './session-requests.js';
 
 /**
- * The transport-independent half of the engine's sessions, composed of an {@link InboundQueue}
- * (ordered dispatch, read pausing), an {@link OutboundGate} (send middleware, slow-consumer
- * policy, drain) and a {@link SessionLifecycle} (close reasons, `closed`). `TcpSession` and
- * `WsSession` add the socket by implementing the abstract transport methods. Not exported from
- * the package's entry points: applications see the {@link Session} interface.
+ * The transport-independent half of the engine's sessions: a {@link SessionLifecycle} (close
+ * reasons, `closed`; the base class, so no object of its own), an {@link InboundQueue} (ordered
+ * dispatch, read pausing; created on the first async step) and the {@link OutboundGate} (send
+ * middleware, slow-consumer policy, drain; functions over the session, whose rare state is kept
+ * here). An idle session is this one object plus its metrics. `TcpSession` and `WsSession` add
+ * the socket by implementing the abstract transport methods. Not exported from the package's
+ * entry points: applications see the {@link Session} interface.
  */
-export abstract class SessionBase implements Session {
+export abstract class SessionBase extends SessionLifecycle implements Session {
   readonly id: number;
   readonly metrics: ConnectionMetrics;
-  /** @internal When application data last arrived, in ms since the epoch (for `idleTimeout`). */
-  lastReceiveAt = Date.now();
+  /** @internal When application data last arrived, in {@link clockMs} (for `idleTimeout`). */
+  lastReceiveAt = clockMs();
   /** @internal What this session obeys (shared by the sessions of one server or client). */
   readonly limits: SessionLimits;
   /** @internal Where this session reports. */
   protected readonly sink: SessionSink;
-  /** @internal */
-  protected readonly lifecycle = new SessionLifecycle();
-  /** @internal */
-  protected readonly inbound: InboundQueue;
-  /** @internal */
-  protected readonly outbound: OutboundGate;
+  /** @internal Ordered dispatch, created when first needed (see {@link InboundQueue}): idle sessions hold none. */
+  private inbound: InboundQueue | undefined = undefined;
+  /** @internal {@link OutboundGate} state: sends behind an async send middleware (absent when none). */
+  sendChain?: Promise<void> | undefined;
+  /** @internal {@link OutboundGate} state: `wait`-policy senders waiting for a drain (absent when none). */
+  drainWaiter?: { promise: Promise<void>; resolve: () => void } | undefined;
   // Created on first use: an idle session should cost little memory.
   private itemMap: Map<string, unknown> | undefined;
-  recovered = false;
+  /**
+   * @internal The groups of its server's registry this session is in, kept by that registry
+   * (`SessionGroups`): a group's name, a `Set` of names, or `undefined` for none.
+   */
+  groupMembership: string | Set<string> | undefined = undefined;
+  /** @internal Set on a session that took over a dropped one (connection state recovery); absent otherwise. */
+  resumed: true | undefined;
   /** @internal The outbound log of a recoverable session (SPEC §9.1); undefined when recovery is off. */
   outboundLog: OutboundLog | undefined;
   /**
@@ -55,12 +64,11 @@ export abstract class SessionBase implements Session {
 
   /** @internal `id`: a resumed session keeps the id it had (SPEC §9.1). */
   protected constructor(limits: SessionLimits, sink: SessionSink, metrics?: ConnectionMetrics, id?: number) {
+    super();
     this.id = id ?? nextSessionId(limits.nodeNumber ?? 0);
     this.limits = limits;
     this.sink = sink;
     this.metrics = metrics ?? new ConnectionMetrics();
-    this.inbound = new InboundQueue(this, limits.maxPendingReceiveBytes);
-    this.outbound = new OutboundGate(this);
   }
 
   abstract readonly remoteEndPoint: EndPoint | undefined;
@@ -71,21 +79,13 @@ export abstract class SessionBase implements Session {
   /** @internal The part of {@link pendingSendBytes} already handed to the socket (not in this turn's batch). */
   abstract get socketPendingBytes(): number;
 
-  get state(): ConnectionState {
-    return this.lifecycle.state;
-  }
-
-  get disconnectReason(): DisconnectReason {
-    return this.lifecycle.disconnectReason;
-  }
-
-  /** Resolves once the transport has closed. */
-  get closed(): Promise<void> {
-    return this.lifecycle.closed;
-  }
-
   get isBackpressured(): boolean {
-    return this.outbound.isBackpressured;
+    return OutboundGate.isBackpressured(this);
+  }
+
+  /** Whether this session took over a dropped one (connection state recovery, SPEC §9.1). */
+  get recovered(): boolean {
+    return this.resumed === true;
   }
 
   /** Per-session user data. */
@@ -128,12 +128,12 @@ export abstract class SessionBase implements Session {
 
   /** @internal Sends one protocol document (a text message on WebSocket, framed UTF-8 on TCP). */
   sendDocument(text: string): Promise<void> {
-    return this.outbound.send(Buffer.from(text, 'utf8'), true);
+    return OutboundGate.send(this, Buffer.from(text, 'utf8'), true);
   }
 
   send(data: Uint8Array, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.outbound.send(asBuffer(data), false);
+    return OutboundGate.send(this, asBuffer(data), false);
   }
 
   close(options?: CloseOptions): Promise<void> {
@@ -145,7 +145,7 @@ export abstract class SessionBase implements Session {
    * `GoingAway`, `RateLimited`, ...). Outside the engine's sessions, use `terminateSession()`.
    */
   terminate(reason: DisconnectReason, options: CloseOptions = {}): Promise<void> {
-    if (!this.lifecycle.beginClose(reason)) return this.closed;
+    if (!this.beginClose(reason)) return this.closed;
     const { signal } = options;
     if (signal !== undefined) {
       if (signal.aborted) {
@@ -161,90 +161,100 @@ export abstract class SessionBase implements Session {
   }
 
   abort(): void {
-    if (this.lifecycle.state === ConnectionState.Closed) return;
-    this.inbound.clear();
+    if (this.state === ConnectionState.Closed) return;
+    this.inbound?.clear();
     this.destroy(DisconnectReason.Aborted);
   }
 
   /** @internal Drops the connection at once; the first recorded reason wins. */
   destroy(reason: DisconnectReason): void {
-    if (this.lifecycle.beginDestroy(reason)) this.destroyTransport();
+    if (this.beginDestroy(reason)) this.destroyTransport();
   }
 
   /** @internal */
   [kDeliver](message: OutgoingMessage): Promise<void> | undefined {
-    return this.outbound.deliver(message);
+    return OutboundGate.deliver(this, message);
   }
 
   /** @internal Writes a message that is not logged (`$welcome`, replayed entries); counted in metrics. */
   writeUnlogged(data: Buffer, isText: boolean): void {
-    if (this.lifecycle.state === ConnectionState.Connected) this.outbound.writeUnlogged(data, isText);
+    if (this.state === ConnectionState.Connected) OutboundGate.writeUnlogged(this, data, isText);
   }
 
   /** @internal Stops reading and resolves once every queued message has been handled. */
   quiesce(): Promise<void> {
-    return this.inbound.quiesce();
+    return this.inboundQueue().quiesce();
+  }
+
+  private inboundQueue(): InboundQueue {
+    return (this.inbound ??= new InboundQueue(this, this.limits.maxPendingReceiveBytes));
   }
 
   /** @internal Whether a handler is running or messages wait for one. */
   get isDispatching(): boolean {
-    return this.inbound.isDispatching;
+    return this.inbound?.isDispatching === true;
   }
 
   /** @internal Runs receive middleware, then the application's handler (the inbound queue calls this in order). */
   dispatch(data: Buffer, isText: boolean): Promise<void> | undefined {
-    const middleware = this.limits.middleware;
-    if (middleware.hasReceivers) {
-      let transformed: Buffer | null | Promise<Buffer | null>;
-      try {
-        transformed = middleware.received(this, data);
-      } catch (error) {
-        this.sink.sessionError(this, toError(error));
-        return undefined;
-      }
-      if (isPromiseLike(transformed)) {
-        const original = data;
-        return transformed.then(
-          (value) => (value === null ? this.dropInbound(original, isText) : this.sink.sessionMessage(this, value, isText)),
-          (error: unknown) => this.sink.sessionError(this, toError(error)),
-        );
-      }
-      if (transformed === null) {
-        this.dropInbound(data, isText);
-        return undefined;
-      }
-      data = transformed;
-    }
+    // The middleware path lives in its own method: its closures capture `data` and `isText`, and
+    // V8 would otherwise allocate their context on every call, middleware or not.
+    if (this.limits.middleware.hasReceivers) return this.dispatchThroughMiddleware(data, isText);
     return this.sink.sessionMessage(this, data, isText);
+  }
+
+  private dispatchThroughMiddleware(data: Buffer, isText: boolean): Promise<void> | undefined {
+    let transformed: Buffer | null | Promise<Buffer | null>;
+    try {
+      transformed = this.limits.middleware.received(this, data);
+    } catch (error) {
+      this.sink.sessionError(this, toError(error));
+      return undefined;
+    }
+    if (isPromiseLike(transformed)) {
+      return transformed.then(
+        (value) => (value === null ? this.dropInbound(data, isText) : this.sink.sessionMessage(this, value, isText)),
+        (error: unknown) => this.sink.sessionError(this, toError(error)),
+      );
+    }
+    if (transformed === null) {
+      this.dropInbound(data, isText);
+      return undefined;
+    }
+    return this.sink.sessionMessage(this, transformed, isText);
   }
 
   /** Receiving middleware dropped a message: counted, and a request among them still gets its one answer (503). */
   private dropInbound(data: Buffer, isText: boolean): void {
-    this.outbound.countDropped();
+    OutboundGate.countDropped(this);
     this.sink.messageDropped?.(this, data, isText);
   }
 
   /** @internal Runs `onDisconnected` and `disconnected` (once queued messages have been handled). */
   finishClose(): void {
-    const done = this.sink.sessionClosed(this, this.lifecycle.disconnectReason);
+    const done = this.sink.sessionClosed(this, this.disconnectReason);
     if (done !== undefined) void done.catch(() => undefined);
   }
 
+  /** @internal A `wait`-policy sender waits for the socket to drain (a transport that listens for it lazily starts now). */
+  watchDrain(): void {}
+
   /** @internal Transports call this when the socket drained; wakes `wait`-policy senders. */
   protected drained(): void {
-    this.outbound.drained();
+    OutboundGate.drained(this);
   }
 
   /** @internal Transports call this once the session is ready; runs `onConnected` and `connected` before any message. */
   protected open(): void {
-    this.lifecycle.open();
-    this.metrics.connectedAt = Date.now();
-    this.inbound.start(this.sink.sessionOpened(this));
+    this.markOpen();
+    this.metrics.markConnected();
+    const opening = this.sink.sessionOpened(this);
+    if (opening !== undefined) this.inboundQueue().hold(opening);
   }
 
   /** @internal Transports call this for every received message, in order. */
   protected receive(data: Buffer, isText: boolean): void {
-    if (this.lifecycle.state !== ConnectionState.Connected) return;
+    if (this.state !== ConnectionState.Connected) return;
     const metrics = this.metrics;
     metrics.messagesReceived++;
     metrics.bytesReceived += data.length;
@@ -255,7 +265,14 @@ export abstract class SessionBase implements Session {
     }
     // Acks settle `session.request()`s at once: queued behind a handler that awaits one, they would deadlock it.
     if (this.limits.eventCodec !== undefined && this.sink.takeAck?.(this, data, isText) === true) return;
-    this.inbound.push(data, isText);
+    const inbound = this.inbound;
+    if (inbound !== undefined) {
+      inbound.push(data, isText);
+      return;
+    }
+    // Nothing running, nothing queued: dispatch now; a queue is needed once a handler is still running.
+    const running = this.dispatch(data, isText);
+    if (running !== undefined) this.inboundQueue().hold(running);
   }
 
   /**
@@ -263,10 +280,10 @@ export abstract class SessionBase implements Session {
    * `onDisconnected` and `disconnected` run.
    */
   protected transportClosed(fallback: DisconnectReason): void {
-    if (!this.lifecycle.finish(fallback)) return;
-    this.outbound.release();
-    this.sink.sessionTransportClosed?.(this, this.lifecycle.disconnectReason);
-    if (!this.inbound.deferClose()) this.finishClose();
+    if (!this.finish(fallback)) return;
+    OutboundGate.release(this);
+    this.sink.sessionTransportClosed?.(this, this.disconnectReason);
+    if (this.inbound?.deferClose() !== true) this.finishClose();
   }
 
   /** @internal Reports an error thrown by a hook of this session to the owner. */

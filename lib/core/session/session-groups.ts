@@ -8,7 +8,7 @@ import { OutgoingMessage } from './outgoing-message.js';
 import type { Session } from './session.js';
 import { SharedRelay } from './shared-relay.js';
 import type { DetachedMember } from './detached-member.js';
-import type { SessionBase } from './session-base.js';
+import { SessionBase } from './session-base.js';
 import { ClusterPresence } from '../presence/cluster-presence.js';
 import { PresenceTracker } from '../presence/presence-tracker.js';
 import type { PresenceState } from '../presence/presence-state.js';
@@ -31,9 +31,11 @@ const NO_MEMBERS: Set<Session> = new Set();
 export class SessionGroups {
   private readonly byName = new Map<string, Set<Session>>();
   /**
-   * The groups of each session that is in any (no entry, and no memory, for the others): the
-   * group's name while a session is in exactly one (the common case, and no `Set` per session),
-   * a `Set` once it is in more or `session.groups` was read.
+   * The groups of each session that is in any, for sessions of other owners (no entry, and no
+   * memory, for the others): the group's name while a session is in exactly one (the common case,
+   * and no `Set` per session), a `Set` once it is in more or `session.groups` was read. The
+   * engine's sessions of the server this registry belongs to keep the same value in their own
+   * `groupMembership` field instead: no table entry per session (see {@link membershipOf}).
    */
   private readonly bySession = new WeakMap<Session, string | Set<string>>();
   private relay: BroadcastRelay | undefined;
@@ -58,6 +60,22 @@ export class SessionGroups {
     this.presenceTracker?.useCluster(ClusterPresence.of(relay));
   }
 
+  /** Whether `session` records its groups of this registry itself (an engine session of its owner). */
+  private ownsField(session: Session): session is SessionBase {
+    return session instanceof SessionBase && session.limits.groups === this;
+  }
+
+  /** The groups of a session: a name, a `Set` of names, or `undefined` when it is in none. */
+  private membershipOf(session: Session): string | Set<string> | undefined {
+    return this.ownsField(session) ? session.groupMembership : this.bySession.get(session);
+  }
+
+  private setMembership(session: Session, groups: string | Set<string> | undefined): void {
+    if (this.ownsField(session)) session.groupMembership = groups;
+    else if (groups === undefined) this.bySession.delete(session);
+    else this.bySession.set(session, groups);
+  }
+
   /** Adds a session to a group (no-op for a closed session). */
   add(group: string, session: Session): void {
     if (session.state === ConnectionState.Closed) return;
@@ -68,10 +86,10 @@ export class SessionGroups {
     }
     const before = members.size;
     members.add(session);
-    const groups = this.bySession.get(session);
-    if (groups === undefined) this.bySession.set(session, group);
+    const groups = this.membershipOf(session);
+    if (groups === undefined) this.setMembership(session, group);
     else if (typeof groups !== 'string') groups.add(group);
-    else if (groups !== group) this.bySession.set(session, new Set([groups, group]));
+    else if (groups !== group) this.setMembership(session, new Set([groups, group]));
     if (this.relay !== undefined && members.size !== before) {
       // Already relayed for detached members (a session resuming): keep that subscription, as
       // resubscribing would lose what the bus carries in between.
@@ -83,8 +101,8 @@ export class SessionGroups {
   /** Removes a session from a group. */
   remove(group: string, session: Session): void {
     const members = this.byName.get(group);
-    const groups = this.bySession.get(session);
-    if (groups === group) this.bySession.delete(session);
+    const groups = this.membershipOf(session);
+    if (groups === group) this.setMembership(session, undefined);
     else if (typeof groups === 'object') groups.delete(group);
     this.presenceTracker?.left(group, session as SessionBase);
     if (members === undefined || !members.delete(session)) return;
@@ -97,7 +115,7 @@ export class SessionGroups {
 
   /** Removes a session from every group it is in (done automatically when it closes). */
   removeFromAll(session: Session): void {
-    const groups = this.bySession.get(session);
+    const groups = this.membershipOf(session);
     if (groups === undefined) return;
     if (typeof groups === 'string') this.remove(groups, session);
     else for (const group of [...groups]) this.remove(group, session);
@@ -105,12 +123,12 @@ export class SessionGroups {
 
   /** The groups a session is in (what `session.groups` returns). */
   groupsOf(session: Session): ReadonlySet<string> {
-    const groups = this.bySession.get(session);
+    const groups = this.membershipOf(session);
     if (groups === undefined) return EMPTY_GROUPS;
     if (typeof groups === 'object') return groups;
     // Read: from now on a live Set, as for sessions in several groups.
     const set = new Set([groups]);
-    this.bySession.set(session, set);
+    this.setMembership(session, set);
     return set;
   }
 

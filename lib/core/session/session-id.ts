@@ -14,7 +14,8 @@ let lastSequence = 0;
 /** @internal The next session id for a node (0 when the server has no backplane). */
 export function nextSessionId(nodeNumber: number): number {
   lastSequence = lastSequence >= SESSION_SEQUENCE_SPAN - 1 ? 1 : lastSequence + 1;
-  return nodeNumber * SESSION_SEQUENCE_SPAN + lastSequence;
+  // Node 0 adds nothing: the id stays a small integer (no boxed double per session).
+  return nodeNumber === 0 ? lastSequence : nodeNumber * SESSION_SEQUENCE_SPAN + lastSequence;
 }
 
 /** The node number carried in a session id (0 for ids of servers without a backplane). */

@@ -5,7 +5,8 @@ import { DisconnectReason } from './disconnect-reason.js';
 /**
  * A session's close state machine: `Connecting → Connected → Closing → Closed`, the reason of the
  * first close request (which wins over whatever the transport reports later) and the `closed`
- * promise.
+ * promise. The engine's sessions extend it (their `state`, `disconnectReason` and `closed` are
+ * these), so it costs no object of its own per session.
  *
  * @internal
  */
@@ -28,7 +29,7 @@ export class SessionLifecycle {
   }
 
   /** The session is ready for messages. */
-  open(): void {
+  markOpen(): void {
     this.state = ConnectionState.Connected;
   }
 

@@ -85,6 +85,15 @@ export class StormTcpClient extends StormClient<TcpClientEvents, EngineTcpSessio
     return this.session?.socket;
   }
 
+  /**
+   * @internal Hands the messages batched this turn to the socket now instead of at the end of the
+   * turn (the RPC proxy bounds its request batches with it, so a server starts on the first
+   * requests of a burst while the rest are still being encoded).
+   */
+  flushWrites(): void {
+    this.session?.flushWrites();
+  }
+
   protected openConnection(signal: AbortSignal): Promise<EngineTcpSession> {
     const { host = '127.0.0.1', port } = this.options;
     const path = this.unixPath;

@@ -116,6 +116,6 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents, Eng
   sessionMessage(session: Session, data: Buffer): Promise<void> | undefined {
     // Without receiving middleware the session already looked for an ack in these very bytes.
     if (this.middleware.hasReceivers && this.takeAck(session, data, false)) return undefined;
-    return this.emit('data', session as TcpSession, data);
+    return this.emitPair('data', session as TcpSession, data);
   }
 }

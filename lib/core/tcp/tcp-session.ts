@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { clockMs } from '../util/clock.js';
 import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
 import { MessageTooBigError } from '../errors.js';
 import type { FrameDecoder, MessageFramer } from '../framing/message-framer.js';
@@ -129,7 +130,7 @@ export class EngineTcpSession extends SessionBase implements TcpSession {
     }
     // Only complete messages count as activity for idleTimeout: a peer that trickles a message
     // a byte at a time (framing slowloris) is closed like an idle one.
-    if (this.metrics.messagesReceived !== before) this.lastReceiveAt = Date.now();
+    if (this.metrics.messagesReceived !== before) this.lastReceiveAt = clockMs();
   }
 
   private badInput(error: unknown): void {

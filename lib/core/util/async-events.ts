@@ -16,6 +16,12 @@ export type AsyncListener<Args extends unknown[]> = (...args: Args) => unknown;
  */
 export class AsyncEventEmitter<Events extends EventMap> {
   private readonly listeners = new Map<keyof Events, AsyncListener<never[]>[]>();
+  /**
+   * The event {@link emitPair} last looked up and its listener list: a per-message event skips
+   * the map lookup. Lists are copied on write, so only adding or removing listeners resets it.
+   */
+  private pairEvent: keyof Events | undefined = undefined;
+  private pairList: AsyncListener<never[]>[] | undefined = undefined;
 
   constructor(private readonly onListenerError: (event: keyof Events, error: unknown, args: unknown[]) => void) {}
 
@@ -25,6 +31,7 @@ export class AsyncEventEmitter<Events extends EventMap> {
     const entry = listener as unknown as AsyncListener<never[]>;
     // Copy on write, so an emit in progress keeps iterating the list it started with.
     this.listeners.set(event, list ? [...list, entry] : [entry]);
+    this.pairEvent = undefined;
     return this;
   }
 
@@ -49,6 +56,7 @@ export class AsyncEventEmitter<Events extends EventMap> {
     const next = list.filter((l) => l !== (listener as unknown as AsyncListener<never[]>));
     if (next.length === 0) this.listeners.delete(event);
     else this.listeners.set(event, next);
+    this.pairEvent = undefined;
     return this;
   }
 
@@ -61,6 +69,7 @@ export class AsyncEventEmitter<Events extends EventMap> {
   removeAllListeners(event?: keyof Events): this {
     if (event === undefined) this.listeners.clear();
     else this.listeners.delete(event);
+    this.pairEvent = undefined;
     return this;
   }
 
@@ -91,6 +100,30 @@ export class AsyncEventEmitter<Events extends EventMap> {
     return Promise.all(pending).then(noop);
   }
 
+  /**
+   * @internal {@link emit} for the per-message events (a session and a message): with one listener,
+   * no argument array is built unless the listener fails or returns a promise, so a synchronous
+   * handler costs one plain call.
+   */
+  emitPair<E extends keyof Events>(event: E, first: Events[E][0], second: Events[E][1]): Promise<void> | undefined {
+    let list = this.pairList;
+    if (event !== this.pairEvent) {
+      list = this.pairList = this.listeners.get(event);
+      this.pairEvent = event;
+    }
+    if (list === undefined) return undefined;
+    if (list.length !== 1) return this.emit(event, ...([first, second] as Events[E]));
+    let result: unknown;
+    try {
+      result = (list[0] as (a: unknown, b: unknown) => unknown)(first, second);
+    } catch (error) {
+      this.onListenerError(event, error, [first, second]);
+      return undefined;
+    }
+    if (result === undefined || result === RESOLVED || !isPromiseLike(result)) return undefined;
+    return this.settle(event, result, [first, second]);
+  }
+
   private call(event: keyof Events, listener: AsyncListener<never[]>, args: unknown[]): Promise<void> | undefined {
     let result: unknown;
     try {
@@ -100,6 +133,11 @@ export class AsyncEventEmitter<Events extends EventMap> {
       return undefined;
     }
     if (result === RESOLVED || !isPromiseLike(result)) return undefined;
+    return this.settle(event, result, args);
+  }
+
+  /** Waits for a listener's promise; a rejection goes to `onListenerError`. */
+  private settle(event: keyof Events, result: PromiseLike<unknown>, args: unknown[]): Promise<void> {
     return Promise.resolve(result).then(noop, (error: unknown) => this.onListenerError(event, error, args));
   }
 }

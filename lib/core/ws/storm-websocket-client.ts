@@ -3,12 +3,12 @@ import type { Socket } from 'node:net';
 import type tls from 'node:tls';
 import WebSocket from 'ws';
 import { COMMON_CLIENT_OPTION_KEYS, StormClient, type ClientEvents, type CommonClientOptions } from '../client/storm-client.js';
-import { remoteEndPointOf } from '../endpoint.js';
 import { ConnectTimeoutError, InvalidOptionError, NotConnectedError, StormError, StormErrorCode } from '../errors.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, intOption, optionKeys, tlsOption } from '../options.js';
 import type { CloseOptions, Session } from '../session/session.js';
 import { EngineWsSession } from './websocket-session.js';
+import { SessionWebSocket } from './session-websocket.js';
 import { WsMessage } from './ws-message.js';
 import { resolveCompression, resolveHeartbeat, type CompressionOptions, type HeartbeatOptions, type ResolvedHeartbeat } from './ws-options.js';
 
@@ -138,12 +138,13 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, Eng
   }
 
   protected openConnection(signal: AbortSignal): Promise<EngineWsSession> {
-    const ws = new WebSocket(this.url, [...(this.options.subprotocols ?? [])], {
+    const ws = new SessionWebSocket(this.url, [...(this.options.subprotocols ?? [])], {
       headers: this.options.headers,
       handshakeTimeout: this.connectTimeout,
       perMessageDeflate: resolveCompression(this.options.compression),
       maxPayload: this.maxMessageSize,
-      autoPong: this.heartbeatSettings.autoPong,
+      // The session answers pings (heartbeat.autoPong), as on servers.
+      autoPong: false,
       allowSynchronousEvents: true,
       ...this.options.tls,
     });
@@ -189,8 +190,7 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, Eng
             raw,
             this.sessionLimits,
             this,
-            { role: 'client', closeTimeout: 5000, compressionThreshold: this.compressionThreshold },
-            remoteEndPointOf(raw),
+            { role: 'client', closeTimeout: 5000, autoPong: this.heartbeatSettings.autoPong, compressionThreshold: this.compressionThreshold },
             {
               path: this.url.pathname,
               query: this.url.searchParams,
@@ -215,6 +215,11 @@ export class StormWebSocketClient extends StormClient<WebSocketClientEvents, Eng
       ws.once('unexpected-response', onUnexpected);
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** @internal Hands the messages batched this turn to the socket now (as `StormTcpClient.flushWrites`). */
+  flushWrites(): void {
+    this.session?.flushWrites();
   }
 
   protected startSession(session: EngineWsSession): void {

@@ -2,8 +2,8 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import type tls from 'node:tls';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
+import { WebSocketServer, type Server as WsServer } from 'ws';
+import { remoteEndPointOf } from '../endpoint.js';
 import { InvalidOptionError } from '../errors.js';
 import { COMMON_SERVER_OPTION_KEYS, intOption, optionKeys, tlsOption, type CommonServerOptions } from '../options.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
@@ -15,8 +15,9 @@ import { StormServer, type RejectReason, type ServerEvents } from '../server/sto
 import { FrameSizeGuard } from './frame-size-guard.js';
 import { WsHandshakeContext } from './handshake-context.js';
 import { shareHeaderValues } from './shared-header-values.js';
-import { EngineWsSession, WsHandshakeInfo, type WsHandshake, type WsSession, type WsSessionOptions } from './websocket-session.js';
+import { EngineWsSession, type WsSession, type WsSessionOptions, type WsUpgradeRequest } from './websocket-session.js';
 import { WsMessage } from './ws-message.js';
+import { SessionWebSocket } from './session-websocket.js';
 import { resolveRecovery, type RecoveryOptions } from '../recovery/recovery-options.js';
 import { readResumeRequest } from '../recovery/resume-request.js';
 import { SessionRecovery, type RecoveryStats } from '../recovery/session-recovery.js';
@@ -128,7 +129,7 @@ function refuse(socket: net.Socket, status: number, reason: string): void {
  * await server.listen();
  */
 export class StormWebSocketServer extends StormServer<WsSession, WebSocketServerEvents, EngineWsSession> {
-  private readonly wss: WebSocketServer;
+  private readonly wss: WsServer<typeof SessionWebSocket>;
   private readonly attached: boolean;
   private readonly heartbeatSettings: ResolvedHeartbeat;
   private readonly maxFrameSize: number;
@@ -193,13 +194,22 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
           );
     const deflate = resolveCompression(options.compression);
     this.compressionThreshold = deflate === false ? 0 : deflate.threshold;
-    this.sessionOptions = { role: 'server', closeTimeout: this.config.closeTimeout, compressionThreshold: this.compressionThreshold };
+    this.sessionOptions = {
+      role: 'server',
+      closeTimeout: this.config.closeTimeout,
+      autoPong: this.heartbeatSettings.autoPong,
+      compressionThreshold: this.compressionThreshold,
+      unixPath: options.socketPath,
+    };
     this.wss = new WebSocketServer({
+      // Connections report straight to their sessions (no listeners or patches per connection).
+      WebSocket: SessionWebSocket,
       noServer: true,
       clientTracking: false,
       maxPayload: this.config.maxMessageSize,
       perMessageDeflate: deflate,
-      autoPong: this.heartbeatSettings.autoPong,
+      // Sessions answer pings themselves (ws's auto-pong keeps a closure per connection).
+      autoPong: false,
       allowSynchronousEvents: true,
       handleProtocols: (_offered, request) => (request as DecidedRequest)[kDecision] ?? false,
     });
@@ -348,7 +358,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
   }
 
   private openSession(
-    ws: WebSocket,
+    ws: SessionWebSocket,
     socket: net.Socket,
     context: WsHandshakeContext,
     resumed: { detached: DetachedSession; count: number } | undefined,
@@ -356,10 +366,10 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     const startedAt = this.handshakes.untrack(socket);
     if (startedAt !== undefined) this.metrics.recordHandshakeDuration(Date.now() - startedAt);
     this.tuneSocket(socket);
-    const handshake = new WsHandshakeInfo(context.request.url ?? '/', shareHeaderValues(context.headers), ws.protocol === '' ? undefined : ws.protocol);
+    const handshake: WsUpgradeRequest = { requestUrl: context.request.url ?? '/', headers: shareHeaderValues(context.headers) };
     const recovery = this.recovery;
     // A resumed session keeps its id (SPEC §9.1).
-    const session = this.createSession(ws, socket, context.remoteEndPoint, handshake, resumed?.detached.id);
+    const session = this.createSession(ws, socket, handshake, resumed?.detached.id);
     if (resumed !== undefined) {
       recovery!.resume(resumed.detached, session, resumed.count);
       this.resumeCounts.set(session, resumed.count);
@@ -377,13 +387,12 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
 
   /** @internal Builds the session of an accepted connection; subclasses may return a subclass of `WsSession`. */
   protected createSession(
-    ws: WebSocket,
+    ws: SessionWebSocket,
     socket: net.Socket,
-    remoteEndPoint: EndPoint | undefined,
-    handshake: WsHandshake,
+    handshake: WsUpgradeRequest,
     id?: number,
   ): EngineWsSession {
-    return new EngineWsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, remoteEndPoint, handshake, undefined, id);
+    return new EngineWsSession(ws, socket, this.sessionLimits, this, this.sessionOptions, handshake, undefined, id);
   }
 
   /** Connection state recovery figures, or `undefined` without the `recovery` option. */
@@ -457,6 +466,6 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
     }
     // Without receiving middleware the session already looked for an ack in these very bytes.
     if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
-    return this.emit('message', session as EngineWsSession, new WsMessage(data, isText));
+    return this.emitPair('message', session as EngineWsSession, new WsMessage(data, isText));
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import type { EndPoint } from '../endpoint.js';
+import { remoteEndPointOf, type EndPoint } from '../endpoint.js';
 import type { ConnectionMetrics } from '../metrics/connection-metrics.js';
 import { ConnectionState } from '../session/connection-state.js';
 import { DisconnectReason } from '../session/disconnect-reason.js';
@@ -10,8 +10,10 @@ import type { CloseOptions, Session } from '../session/session.js';
 import { SessionBase } from '../session/session-base.js';
 import type { SessionLimits, SessionSink } from '../session/session-host.js';
 import { OutboundBatch } from '../io/outbound-batch.js';
+import { OutboundGate } from '../session/outbound-gate.js';
 import { asBuffer } from '../util/as-buffer.js';
-import { flushBeforeClose } from './flush-before-close.js';
+import { clockMs } from '../util/clock.js';
+import type { SessionWebSocket } from './session-websocket.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
 /** What the client sent in its WebSocket handshake. */
@@ -27,8 +29,17 @@ export interface WsHandshake {
 }
 
 /**
- * @internal The handshake as a session keeps it: the URL is parsed only if `path` or `query` is read,
- * so idle sessions do not hold URL objects.
+ * @internal What a server session is given of its upgrade request: the URL and the headers. The
+ * session keeps the two and builds its `handshake` view from them when it is read.
+ */
+export interface WsUpgradeRequest {
+  readonly requestUrl: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/**
+ * @internal The handshake view of a server session, built when `session.handshake` is read: the URL
+ * is parsed only if `path` or `query` is read.
  */
 export class WsHandshakeInfo implements WsHandshake {
   private parsed: URL | undefined;
@@ -112,45 +123,31 @@ function reasonForWsError(error: Error & { code?: string }): DisconnectReason {
 
 const kFrame = Symbol('stormsocket.wsFrame');
 const encodeOnce = (message: OutgoingMessage): Buffer => encodeFrame(message.data, message.isText);
-/** Links a `ws` connection and its socket back to their session, so the listeners can be shared functions. */
-const kSession = Symbol('stormsocket.session');
 
-type Linked<T> = T & { [kSession]: EngineWsSession };
-
-function sessionOf(emitter: WebSocket | Socket): EngineWsSession {
-  return (emitter as Linked<WebSocket | Socket>)[kSession];
-}
+/**
+ * Pongs written while the socket could not flush them, past which the peer is dropped: a client
+ * that floods pings without reading the pongs (what `ws`'s own `maxPendingAutoPongs` guards, with
+ * the same default).
+ */
+const MAX_PENDING_PONGS = 60;
 
 /** Scratch space for frame headers: written and copied into a batch in one go, so one buffer serves every session. */
 const HEADER = Buffer.alloc(10);
-
-// Listeners shared by every session (no closures per connection): `this` is the emitter.
-function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  sessionOf(this).handleMessage(data, !isBinary);
-}
-function onWsPong(this: WebSocket): void {
-  sessionOf(this).missedPongs = 0;
-}
-function onWsError(this: WebSocket, error: Error & { code?: string }): void {
-  sessionOf(this).handleError(error);
-}
-function onWsClose(this: WebSocket, code: number, reason: Buffer): void {
-  sessionOf(this).handleClose(code, reason);
-}
-function onSocketDrain(this: Socket): void {
-  sessionOf(this).handleDrain();
-}
 
 /** @internal Transport settings of WebSocket sessions, shared by every session of a server (one object, not one per session). */
 export interface WsSessionOptions {
   readonly role: 'server' | 'client';
   /** Time a graceful close may take before the socket is dropped, in ms. */
   readonly closeTimeout: number;
+  /** Whether the session answers pings (`heartbeat.autoPong`); `ws`'s own auto-pong is off for session connections. */
+  readonly autoPong: boolean;
   /**
    * With permessage-deflate, messages below this many bytes go out uncompressed (`ws` applies its
    * own threshold only when context takeover is off).
    */
   readonly compressionThreshold?: number;
+  /** The Unix socket path of the listener, for `remoteEndPoint` of sessions that came in on it. */
+  readonly unixPath?: string;
 }
 
 /**
@@ -179,40 +176,70 @@ export interface WsSession extends WebSocketSession {
  * recipients); otherwise `ws` frames them.
  */
 export class EngineWsSession extends SessionBase implements WsSession {
-  readonly remoteEndPoint: EndPoint | undefined;
-  readonly handshake: WsHandshake;
   closeCode: number | undefined;
   closeReason: string | undefined;
   /** @internal Pings sent without a pong since. */
   missedPongs = 0;
+  /** The upgrade request's URL on servers; `undefined` on clients, where `handshakeData` is the handshake itself. */
+  private readonly requestUrl: string | undefined;
+  /** The upgrade request's headers on servers, the handshake on clients. */
+  private readonly handshakeData: IncomingHttpHeaders | WsHandshake;
+  /** Pongs written since the socket last had nothing buffered (see {@link MAX_PENDING_PONGS}). */
+  private pongsPending = 0;
   /** Whether this class frames messages (server role, no compression) rather than `ws`. */
   private readonly batching: boolean;
   /** The write batch, created on the second message (the first is written directly). */
   private out: OutboundBatch | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
+  /** Set once a sender waited for the socket to drain (the 'drain' listener is added then). */
+  private drainWatched: true | undefined;
 
   /** @internal */
   constructor(
     /** The `ws` connection, for what the session API does not cover. */
-    readonly ws: WebSocket,
+    readonly ws: SessionWebSocket,
     /** The underlying socket. */
     readonly socket: Socket,
     limits: SessionLimits,
     sink: SessionSink,
     private readonly options: WsSessionOptions,
-    remoteEndPoint: EndPoint | undefined,
-    handshake: WsHandshake,
+    handshake: WsHandshake | WsUpgradeRequest,
     metrics?: ConnectionMetrics,
     /** A resumed session keeps its id (SPEC §9.1). */
     id?: number,
   ) {
     super(limits, sink, metrics, id);
-    this.remoteEndPoint = remoteEndPoint;
-    this.handshake = handshake;
+    // Server sessions keep the request's URL and headers, not a handshake object: see `handshake`.
+    if ('requestUrl' in handshake) {
+      this.requestUrl = handshake.requestUrl;
+      this.handshakeData = handshake.headers;
+    } else {
+      this.requestUrl = undefined;
+      this.handshakeData = handshake;
+    }
+    // Read once while connected: Node keeps the peer's address from then on, after the close too.
+    void socket.remoteAddress;
     this.batching = options.role === 'server' && !ws.extensions.includes('permessage-deflate');
-    (ws as Linked<WebSocket>)[kSession] = this;
-    (socket as Linked<Socket>)[kSession] = this;
-    if (this.batching) flushBeforeClose(ws, this);
+  }
+
+  /**
+   * The handshake this session was opened with. On servers a view over the request's URL and
+   * headers, built on each read (the URL is parsed if `path` or `query` is read): an idle session
+   * keeps no handshake object. Keep the view when reading it often.
+   */
+  get handshake(): WsHandshake {
+    const url = this.requestUrl;
+    if (url === undefined) return this.handshakeData as WsHandshake;
+    const protocol = this.ws.protocol;
+    return new WsHandshakeInfo(url, this.handshakeData as IncomingHttpHeaders, protocol === '' ? undefined : protocol);
+  }
+
+  /**
+   * The client's address, read from the socket (Node keeps it once read, which the constructor
+   * does, so it stays readable after the close): no copy per session.
+   */
+  get remoteEndPoint(): EndPoint | undefined {
+    return remoteEndPointOf(this.socket, this.options.unixPath);
   }
 
   get pendingSendBytes(): number {
@@ -237,23 +264,44 @@ export class EngineWsSession extends SessionBase implements WsSession {
 
   sendText(text: string | Uint8Array, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return this.outbound.send(typeof text === 'string' ? Buffer.from(text, 'utf8') : asBuffer(text), true);
+    return OutboundGate.send(this, typeof text === 'string' ? Buffer.from(text, 'utf8') : asBuffer(text), true);
   }
 
-  /** @internal Wires the connection and opens the session. */
+  /** @internal Wires the connection (its events come straight to this session) and opens the session. */
   start(): void {
-    const ws = this.ws;
-    ws.on('message', onWsMessage);
-    ws.on('pong', onWsPong);
-    ws.on('error', onWsError);
-    ws.on('close', onWsClose);
-    this.socket.on('drain', onSocketDrain);
+    this.ws.link(this);
     this.open();
+  }
+
+  /** @internal Answers a ping (`heartbeat.autoPong`, on by default) as `ws` would. */
+  handlePing(data: Buffer): void {
+    const ws = this.ws;
+    if (!this.options.autoPong || ws.readyState !== WebSocket.OPEN) return;
+    // Nothing buffered: every pong written before has reached the operating system.
+    if (this.socket.writableLength === 0) this.pongsPending = 0;
+    else if (this.pongsPending >= MAX_PENDING_PONGS) {
+      ws.terminate();
+      return;
+    }
+    this.pongsPending++;
+    ws.pong(data);
+  }
+
+  /** @internal */
+  handlePong(): void {
+    this.missedPongs = 0;
+  }
+
+  /** @internal A sender waits for the socket to drain: listened for from the first wait on (most sessions never wait). */
+  override watchDrain(): void {
+    if (this.drainWatched === true) return;
+    this.drainWatched = true;
+    this.socket.on('drain', () => this.drained());
   }
 
   /** @internal */
   handleMessage(data: Buffer, isText: boolean): void {
-    this.lastReceiveAt = Date.now();
+    this.lastReceiveAt = clockMs();
     this.receive(data, isText);
   }
 
@@ -262,14 +310,9 @@ export class EngineWsSession extends SessionBase implements WsSession {
     // `ws` has already sent its Close frame (1002/1007/1009): the session is closing, so a later
     // close request (frame-size guard, idle timer, middleware) must not overwrite the reason.
     const wasOpen = this.state === ConnectionState.Connected;
-    this.lifecycle.beginDestroy(reasonForWsError(error));
+    this.beginDestroy(reasonForWsError(error));
     if (wasOpen) this.lingerTimer ??= setTimeout(() => this.ws.terminate(), this.options.closeTimeout);
     this.reportError(error);
-  }
-
-  /** @internal */
-  handleDrain(): void {
-    this.drained();
   }
 
   /** @internal Heartbeat tick: pings, or drops the peer after `maxMissedPongs` unanswered pings. */
@@ -342,7 +385,7 @@ export class EngineWsSession extends SessionBase implements WsSession {
     // The peer's Close frame (or FIN) must be read to finish the handshake, even when reading was
     // paused (server shutdown quiesces sessions; receive backpressure). Later data messages are dropped.
     this.ws.resume();
-    const requested = this.lifecycle.requestedReason;
+    const requested = this.requestedReason;
     const code = options.code ?? (requested === undefined ? 1000 : (CLOSE_CODES[requested] ?? 1000));
     try {
       this.ws.close(code, options.reason);

@@ -32,48 +32,101 @@ export function patternHeader(kind: FrameKind, pattern: string): Buffer {
   return header;
 }
 
-function bodyLength(body: EncodedBody): number {
-  if (body === undefined) return 0;
-  return typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+/** Strings up to this many UTF-16 units are encoded by a loop when they are ASCII: cheaper than the native calls for a few bytes. */
+const SHORT_STRING = 64;
+
+/**
+ * Allocates a frame of `headerLength` bytes plus the body and writes the body after the header.
+ * A short ASCII string (the usual JSON reply or request) is copied by a loop in one pass, without
+ * the two native calls (`byteLength`, `write`) that cost more than the copy itself.
+ */
+function allocateWithBody(headerLength: number, body: EncodedBody): Buffer {
+  if (body === undefined) return Buffer.allocUnsafe(headerLength);
+  if (typeof body !== 'string') {
+    const frame = Buffer.allocUnsafe(headerLength + body.length);
+    frame.set(body, headerLength);
+    return frame;
+  }
+  const length = body.length;
+  if (length <= SHORT_STRING) {
+    const frame = Buffer.allocUnsafe(headerLength + length);
+    let i = 0;
+    for (; i < length; i++) {
+      const code = body.charCodeAt(i);
+      if (code > 0x7f) break;
+      frame[headerLength + i] = code;
+    }
+    if (i === length) return frame;
+  }
+  const frame = Buffer.allocUnsafe(headerLength + Buffer.byteLength(body, 'utf8'));
+  frame.write(body, headerLength, 'utf8');
+  return frame;
 }
 
-function writeBody(frame: Buffer, offset: number, body: EncodedBody): void {
-  if (body === undefined) return;
-  if (typeof body === 'string') frame.write(body, offset, 'utf8');
-  else frame.set(body, offset);
+/** Texts up to this many bytes are decoded by a loop when they are ASCII. */
+const SHORT_TEXT = 16;
+
+/**
+ * The UTF-8 text of `frame[start, end)`. A short ASCII text (a small JSON body: `3`, `[1,2]`,
+ * `true`) is built by a loop, which costs less than `toString`'s native call; anything else is
+ * decoded by `toString`.
+ */
+export function textOf(frame: Buffer, start: number, end: number): string {
+  if (end - start <= SHORT_TEXT) {
+    let text = '';
+    for (let i = start; i < end; i++) {
+      const code = frame[i]!;
+      if (code > 0x7f) return frame.toString('utf8', start, end);
+      text += String.fromCharCode(code);
+    }
+    return text;
+  }
+  return frame.toString('utf8', start, end);
+}
+
+/** Whether `frame[start, end)` holds exactly `bytes` (a short pattern: a loop beats `Buffer.compare`'s call). */
+export function bytesEqual(frame: Buffer, start: number, end: number, bytes: Buffer): boolean {
+  const length = bytes.length;
+  if (end - start !== length) return false;
+  for (let i = 0; i < length; i++) if (frame[start + i] !== bytes[i]) return false;
+  return true;
 }
 
 /** A request or event frame: `header` from {@link patternHeader}, then optional metadata, then the body. */
 export function encodePatternFrame(header: Buffer, id: number, metadata: Buffer | undefined, body: EncodedBody): Buffer {
-  const size = bodyLength(body);
   const headerLength = header.length;
   if (metadata === undefined) {
-    const frame = Buffer.allocUnsafe(headerLength + size);
-    header.copy(frame, 0);
-    frame.writeUInt32BE(id, 2);
-    writeBody(frame, headerLength, body);
+    const frame = allocateWithBody(headerLength, body);
+    frame.set(header, 0);
+    writeId(frame, id);
     return frame;
   }
-  const frame = Buffer.allocUnsafe(headerLength + 4 + metadata.length + size);
-  header.copy(frame, 0);
+  const frame = allocateWithBody(headerLength + 4 + metadata.length, body);
+  frame.set(header, 0);
   frame[1] = FrameFlags.Metadata;
-  frame.writeUInt32BE(id, 2);
+  writeId(frame, id);
   frame.writeUInt32BE(metadata.length, headerLength);
-  metadata.copy(frame, headerLength + 4);
-  writeBody(frame, headerLength + 4 + metadata.length, body);
+  frame.set(metadata, headerLength + 4);
   return frame;
 }
 
 /** A frame without pattern: replies (`Next`, `Last`, `Complete`, `Error`) and `Cancel`. */
 export function encodeFrame(kind: FrameKind, id: number, body: EncodedBody): Buffer {
-  const frame = Buffer.allocUnsafe(HEADER_SIZE + bodyLength(body));
+  const frame = allocateWithBody(HEADER_SIZE, body);
   frame[0] = kind;
   frame[1] = 0;
-  frame.writeUInt32BE(id, 2);
+  writeId(frame, id);
   frame[6] = 0;
   frame[7] = 0;
-  writeBody(frame, HEADER_SIZE, body);
   return frame;
+}
+
+/** Writes the correlation id (u32, big-endian) at bytes 2–5. */
+function writeId(frame: Buffer, id: number): void {
+  frame[2] = id >>> 24;
+  frame[3] = (id >>> 16) & 0xff;
+  frame[4] = (id >>> 8) & 0xff;
+  frame[5] = id & 0xff;
 }
 
 /**
@@ -94,10 +147,11 @@ export class FrameReader {
   read(frame: Buffer): string | undefined {
     const length = frame.length;
     if (length < HEADER_SIZE) return `a frame of ${length} bytes is shorter than the ${HEADER_SIZE}-byte header`;
+    // Plain byte reads: the header is known to be there, so the checked readUInt* calls are not needed.
     this.kind = frame[0]!;
     const flags = (this.flags = frame[1]!);
-    this.id = frame.readUInt32BE(2);
-    const patternEnd = HEADER_SIZE + frame.readUInt16BE(6);
+    this.id = frame[2]! * 0x100_0000 + ((frame[3]! << 16) | (frame[4]! << 8) | frame[5]!);
+    const patternEnd = HEADER_SIZE + ((frame[6]! << 8) | frame[7]!);
     if (patternEnd > length) return `the pattern length runs past the end of the ${length}-byte frame`;
     this.patternEnd = patternEnd;
     if ((flags & FrameFlags.Metadata) === 0) {
@@ -138,7 +192,7 @@ export function serializeBody(serializer: StormSerializer, value: unknown): Enco
 /** Deserializes the body that starts at `start`; an empty body is `undefined`. */
 export function deserializeBody(deserializer: StormDeserializer, frame: Buffer, start: number): unknown {
   if (start >= frame.length) return undefined;
-  if (deserializer instanceof JsonBodyDeserializer) return JSON.parse(frame.toString('utf8', start));
+  if (deserializer instanceof JsonBodyDeserializer) return JSON.parse(textOf(frame, start, frame.length));
   const value: unknown = deserializer.deserialize(start === 0 ? frame : frame.subarray(start));
   if (isPromiseLike(value)) throw new StormRpcSerializerError('The deserializer returned a promise; Storm deserializers must be synchronous');
   return value;

@@ -93,18 +93,47 @@ export class TestRedisCluster {
    * (IMPORTING / MIGRATING, MIGRATE of its keys, then SETSLOT NODE on every master).
    */
   async moveSlot(slot: number, toPort: number): Promise<void> {
+    const migration = await this.beginMigration(slot, toPort);
+    if (migration === undefined) return;
+    await migration.migrateKeys();
+    await migration.finish();
+  }
+
+  /**
+   * Starts moving `slot` to the master on `toPort` and returns the remaining steps, so a test can
+   * let traffic run in between: after `beginMigration` the source serves the slot's existing keys
+   * (and answers `ASK` for missing ones); after `migrateKeys` every key is on the target (`ASK`
+   * for all of them); after `finish` the target owns the slot (`MOVED`, and the source
+   * unsubscribes its sharded subscribers). Undefined when the slot is already there.
+   */
+  async beginMigration(slot: number, toPort: number): Promise<{ migrateKeys(): Promise<number>; finish(): Promise<void> } | undefined> {
     const fromPort = await this.masterOf(slot);
-    if (fromPort === toPort) return;
+    if (fromPort === toPort) return undefined;
     const id = async (port: number) => (await cli(port, 'CLUSTER MYID')).trim();
     const [fromId, toId] = await Promise.all([id(fromPort), id(toPort)]);
     await cli(toPort, `CLUSTER SETSLOT ${slot} IMPORTING ${fromId}`);
     await cli(fromPort, `CLUSTER SETSLOT ${slot} MIGRATING ${toId}`);
-    for (;;) {
-      const keys = (await cli(fromPort, `CLUSTER GETKEYSINSLOT ${slot} 100`)).split('\n').filter(Boolean);
-      if (keys.length === 0) break;
-      for (const key of keys) await cli(fromPort, `MIGRATE 127.0.0.1 ${toPort} ${key} 0 5000`);
-    }
-    for (const port of await this.masters()) await cli(port, `CLUSTER SETSLOT ${slot} NODE ${toId}`);
+    return {
+      // All keys of the slot in one MIGRATE: commands on several of them never see half of them moved (TRYAGAIN).
+      migrateKeys: async () => {
+        let moved = 0;
+        for (;;) {
+          const keys = (await cli(fromPort, `CLUSTER GETKEYSINSLOT ${slot} 1000`)).split('\n').filter(Boolean);
+          if (keys.length === 0) return moved;
+          await cli(fromPort, ['MIGRATE', '127.0.0.1', String(toPort), '', '0', '5000', 'KEYS', ...keys]);
+          moved += keys.length;
+        }
+      },
+      finish: async () => {
+        for (const port of await this.masters()) await cli(port, `CLUSTER SETSLOT ${slot} NODE ${toId}`);
+      },
+    };
+  }
+
+  /** How many error replies starting with `prefix` (`ASK`, `MOVED`) the node on `port` has sent. */
+  async errorReplies(port: number, prefix: string): Promise<number> {
+    const stats = await cli(port, 'INFO errorstats');
+    return Number(new RegExp(`errorstat_${prefix}:count=(\\d+)`).exec(stats)?.[1] ?? 0);
   }
 
   /** SIGKILLs the process on `port`, as a crash would. */
@@ -157,12 +186,26 @@ export class TestRedisCluster {
   }
 }
 
-/** Runs one redis-cli command against a node and returns its output. */
-async function cli(port: number, command: string, retryMs = 0): Promise<string> {
+/**
+ * The Redis Cluster slot of a key without a hash tag (CRC16/XMODEM mod 16384), as the backplane's
+ * channel names are; for a key with a `{tag}`, pass the tag.
+ */
+export function slotOf(key: string): number {
+  let crc = 0;
+  for (const byte of Buffer.from(key)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
+/** Runs one redis-cli command (words in a string, or arguments) against a node and returns its output. */
+async function cli(port: number, command: string | string[], retryMs = 0): Promise<string> {
+  const args = typeof command === 'string' ? command.split(' ') : command;
   const deadline = Date.now() + retryMs;
   for (;;) {
     try {
-      const { stdout } = await run(REDIS_CLI, ['-p', String(port), ...command.split(' ')], { timeout: 5000 });
+      const { stdout } = await run(REDIS_CLI, ['-p', String(port), ...args], { timeout: 5000 });
       return stdout;
     } catch (error) {
       if (Date.now() > deadline) throw error;

@@ -31,6 +31,7 @@ function withoutDelimiter(payload: Uint8Array, delimiter: Buffer): Buffer {
 const delimiters: { name: string; delimiter: string | Uint8Array }[] = [
   { name: "'\\n'", delimiter: '\n' },
   { name: "'\\r\\n'", delimiter: '\r\n' },
+  { name: 'the one byte 0xff (scanned as a number)', delimiter: Uint8Array.from([0xff]) },
   { name: "the self-overlapping '||'", delimiter: '||' },
   { name: 'the 4-byte binary [0, 0xff, 0xff, 0]', delimiter: Uint8Array.from([0, 0xff, 0xff, 0]) },
 ];

@@ -89,6 +89,30 @@ describe('LengthPrefixFramer', () => {
     assert.deepEqual(decodeChunks(ok, [Buffer.concat([header(16), Buffer.alloc(16, 1)])]), [Buffer.alloc(16, 1)]);
   });
 
+  it('delivers the whole frames of a chunk before an oversized prefix later in the same chunk throws', () => {
+    const framer = new LengthPrefixFramer();
+    const decoder = framer.createDecoder(1024);
+    const messages: string[] = [];
+    // 0x8000_0000 has the top bit set: the prefix is unsigned, never a negative length.
+    const chunk = Buffer.concat([encodeAll(framer, [Buffer.from('a'), Buffer.from('bc')]), header(0x8000_0000), Buffer.alloc(8)]);
+    assert.throws(
+      () => decoder.push(chunk, (m) => messages.push(String(m))),
+      (error: unknown) => error instanceof MessageTooBigError && error.size === 0x8000_0000 && error.limit === 1024,
+    );
+    assert.deepEqual(messages, ['a', 'bc']);
+  });
+
+  it('keeps a frame split after whole frames of the same chunk, and a header split after them', () => {
+    const framer = new LengthPrefixFramer();
+    const stream = encodeAll(framer, [Buffer.from('one'), Buffer.from('two'), Buffer.from('three')]);
+    for (const cut of [7 + 2, 14 + 2, 14 + 6]) {
+      const decoder = framer.createDecoder(100);
+      const messages = decodeChunks(decoder, [stream.subarray(0, cut), stream.subarray(cut)]);
+      assert.deepEqual(messages.map(String), ['one', 'two', 'three'], `cut at ${cut}`);
+      assert.equal(decoder.bufferedBytes, 0);
+    }
+  });
+
   it('emits zero-length messages', () => {
     const decoder = new LengthPrefixFramer().createDecoder(100);
     assert.deepEqual(decodeChunks(decoder, [Buffer.concat([header(0), header(0), header(1), Buffer.from('x')])]), [

@@ -168,6 +168,26 @@ describe('SessionGroups', () => {
     assert.equal(server.sessions.count, 3);
   });
 
+  it('keeps a session\'s memberships of its server\'s registry and of another registry apart', async () => {
+    const d = await connectPeer(server);
+    const other = new SessionGroups();
+    d.session.joinGroup('mine');
+    other.add('theirs', d.session);
+    other.add('theirs-too', d.session);
+    try {
+      assert.deepEqual([...d.session.groups], ['mine'], 'session.groups is the server registry\'s view');
+      assert.deepEqual([...other.groupsOf(d.session)].sort(), ['theirs', 'theirs-too']);
+      assert.deepEqual([...server.groups.groupsOf(d.session)], ['mine']);
+      other.removeFromAll(d.session);
+      assert.deepEqual([...other.groupsOf(d.session)], []);
+      assert.ok(server.groups.has('mine', d.session), 'leaving the other registry keeps the server\'s groups');
+      d.session.leaveGroup('mine');
+      assert.deepEqual([...d.session.groups], []);
+    } finally {
+      await disconnectAll(d.client);
+    }
+  });
+
   it('can be shared by two servers, so one group holds sessions of both', async () => {
     const shared = new SessionGroups();
     const one = await startTcpServer({ framer: new LengthPrefixFramer(), groups: shared });

@@ -37,7 +37,6 @@ describe('InboundQueue', () => {
   it('dispatches in order, one at a time, and queues behind an async handler', async () => {
     const owner = new Owner();
     const queue = new InboundQueue(owner, 1024);
-    queue.start(undefined);
     owner.hold = true;
     queue.push(Buffer.from('a'), false);
     queue.push(Buffer.from('b'), false);
@@ -49,11 +48,20 @@ describe('InboundQueue', () => {
     assert.equal(queue.isDispatching, false);
   });
 
+  it('dispatches at once when created (sessions create it lazily, on the first async step)', () => {
+    const owner = new Owner();
+    const queue = new InboundQueue(owner, 1024);
+    assert.equal(queue.isDispatching, false);
+    queue.push(Buffer.from('now'), false);
+    assert.deepEqual(owner.log, ['dispatch now']);
+    assert.equal(queue.deferClose(), false);
+  });
+
   it('waits for the opening hooks before the first dispatch', async () => {
     const owner = new Owner();
     const queue = new InboundQueue(owner, 1024);
     let opened!: () => void;
-    queue.start(new Promise<void>((resolve) => (opened = resolve)));
+    queue.hold(new Promise<void>((resolve) => (opened = resolve)));
     queue.push(Buffer.from('early'), false);
     assert.deepEqual(owner.log, []);
     opened();
@@ -64,7 +72,6 @@ describe('InboundQueue', () => {
   it('pauses reading once maxPendingBytes wait and resumes when the queue empties', async () => {
     const owner = new Owner();
     const queue = new InboundQueue(owner, 4);
-    queue.start(undefined);
     owner.hold = true;
     queue.push(Buffer.from('1'), false);
     queue.push(Buffer.from('22'), false);
@@ -77,7 +84,6 @@ describe('InboundQueue', () => {
   it('holds the close sequence until queued messages are handled', async () => {
     const owner = new Owner();
     const queue = new InboundQueue(owner, 1024);
-    queue.start(undefined);
     assert.equal(queue.deferClose(), false, 'nothing queued: close at once');
     owner.hold = true;
     queue.push(Buffer.from('x'), false);
@@ -90,7 +96,6 @@ describe('InboundQueue', () => {
   it('quiesce stops reading for good and resolves once the queue is empty', async () => {
     const owner = new Owner();
     const queue = new InboundQueue(owner, 1024);
-    queue.start(undefined);
     owner.hold = true;
     queue.push(Buffer.from('x'), false);
     let idle = false;
@@ -105,7 +110,7 @@ describe('InboundQueue', () => {
 describe('SessionLifecycle', () => {
   it('keeps the first close reason over the transport\'s and settles closed once', async () => {
     const life = new SessionLifecycle();
-    life.open();
+    life.markOpen();
     assert.equal(life.beginClose(DisconnectReason.RateLimited), true);
     assert.equal(life.beginClose(DisconnectReason.ClosedByServer), false, 'already closing');
     assert.equal(life.beginDestroy(DisconnectReason.SlowConsumer), true);
@@ -119,7 +124,7 @@ describe('SessionLifecycle', () => {
 
   it('takes the transport\'s reason when nobody asked to close', () => {
     const life = new SessionLifecycle();
-    life.open();
+    life.markOpen();
     life.finish(DisconnectReason.ClosedByClient);
     assert.equal(life.disconnectReason, DisconnectReason.ClosedByClient);
     assert.equal(life.beginDestroy(DisconnectReason.Aborted), false);

@@ -122,6 +122,9 @@ describe('StormWebSocketServer handshake', () => {
     assert.equal(session.handshake.path, '/chat');
     assert.equal(session.handshake.query.get('x'), 'y');
     assert.equal(session.handshake.headers['x-trace'], 'abc');
+    assert.equal(session.handshake.subprotocol, undefined);
+    const json = JSON.parse(JSON.stringify(session.handshake)) as { path: string; query: Record<string, string>; headers: Record<string, string> };
+    assert.deepEqual([json.path, json.query, json.headers['x-trace']], ['/chat', { id: '7', x: 'y' }, 'abc']);
   });
 
   it('keeps each session its own handshake headers, read long after the handshake', async () => {
@@ -148,6 +151,26 @@ describe('StormWebSocketServer handshake', () => {
       keys.add(headers['sec-websocket-key']!);
     }
     assert.equal(keys.size, 3, 'every session keeps its own sec-websocket-key');
+  });
+
+  it('keeps the peer address readable after the close, and connectedAt and uptime right', async () => {
+    const server = await serve();
+    const disconnected = new Promise<unknown>((resolve) => server.on('disconnected', (s) => resolve(s.remoteEndPoint)));
+    const before = Date.now();
+    const opened = nextWsSession(server);
+    const client = await RecordingWsClient.connect(wsUrl(server, '/'));
+    cleanups.push(() => client.close());
+    const session = await opened;
+    const seen = session.remoteEndPoint;
+    assert.ok(seen !== undefined && 'port' in seen && seen.address === '127.0.0.1' && seen.family === 'IPv4' && seen.port > 0);
+    // The wall clock at open, within the slack of two clocks read a few ms apart.
+    assert.ok(Math.abs(session.metrics.connectedAt - before) < 1000, `connectedAt ${session.metrics.connectedAt} vs ${before}`);
+    await delay(30);
+    assert.ok(session.metrics.uptime >= 20 && session.metrics.uptime < 5000, `uptime ${session.metrics.uptime}`);
+    assert.equal(session.metrics.toJSON().connectedAt, session.metrics.connectedAt);
+    await client.close();
+    assert.deepEqual(await withTimeout(disconnected, T, 'disconnected'), seen, 'read in a disconnected listener');
+    assert.deepEqual(session.remoteEndPoint, seen, 'read after the close');
   });
 
   it('rejects a handshake with 500 when a connecting listener throws', async () => {

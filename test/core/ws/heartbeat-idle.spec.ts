@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 
 import { DisconnectReason, type StormWebSocketServer, type WebSocketServerOptions } from '../../../lib/core/index.js';
-import { delay, withTimeout } from '../../support/wait.js';
+import { delay, waitFor, withTimeout } from '../../support/wait.js';
 import { Opcode, RawWsClient } from '../../support/ws-raw-client.js';
 import {
   closeWsServer,
@@ -105,6 +105,30 @@ describe('StormWebSocketServer heartbeat', () => {
     assert.deepEqual([next.opcode, next.payload.toString()], [Opcode.Text, 'after the ping'], 'no pong before the echo');
     await delay(100);
     assert.equal(b.frames.length, 0);
+  });
+
+  it('drops a peer that floods pings while not reading the pongs (as ws\'s maxPendingAutoPongs)', async () => {
+    const server = await serve({ heartbeat: { pingInterval: 0 }, maxMessageSize: 16 * 1024 * 1024, socket: { maxPendingSendBytes: 64 * 1024 * 1024 } });
+    const opened = nextWsSession(server);
+    const peer = await raw(server);
+    const session = await opened;
+    // A large echo the paused peer does not read fills the kernel buffers, so later pongs stay in the server's socket.
+    peer.pause();
+    await peer.send({ opcode: Opcode.Binary, payload: Buffer.alloc(12 * 1024 * 1024, 1) });
+    const socket = (session as unknown as { socket: { writableLength: number } }).socket;
+    await waitFor(() => socket.writableLength > 0, { timeout: T, message: 'the echo to back up' });
+    for (let i = 0; i < 70; i++) await peer.send({ opcode: Opcode.Ping, payload: `p${i}` });
+    assert.equal(await wsClosedReason(session, T), DisconnectReason.TransportError);
+  });
+
+  it('keeps answering pings while the pongs flow, past the pending-pong limit in total', async () => {
+    const server = await serve({ heartbeat: { pingInterval: 0 } });
+    const peer = await raw(server);
+    for (let i = 0; i < 100; i++) {
+      await peer.send({ opcode: Opcode.Ping, payload: `p${i}` });
+      const pong = await peer.readFrame(T);
+      assert.deepEqual([pong.opcode, pong.payload.toString()], [Opcode.Pong, `p${i}`]);
+    }
   });
 
   it('sends no pings with pingInterval 0', async () => {
