@@ -103,6 +103,18 @@ export type DecodedBackplaneFrame =
 
 const OWN: DecodedBackplaneFrame = { kind: 'own' };
 
+/** The origin of the last frame decoded, bytes and name: frames mostly come from the same few nodes. */
+const lastOriginBytes = Buffer.alloc(SEQ_OFFSET - ORIGIN_OFFSET);
+let lastOrigin: string | undefined;
+
+function originOf(frame: Buffer): string {
+  if (lastOrigin !== undefined && frame.compare(lastOriginBytes, 0, lastOriginBytes.length, ORIGIN_OFFSET, SEQ_OFFSET) === 0) {
+    return lastOrigin;
+  }
+  frame.copy(lastOriginBytes, 0, ORIGIN_OFFSET, SEQ_OFFSET);
+  return (lastOrigin = frame.toString('hex', ORIGIN_OFFSET, SEQ_OFFSET));
+}
+
 /**
  * Reads a frame from the bus. Frames this node published itself come back as `own` (pub/sub
  * echoes them to every subscriber). Payloads are views of the frame, not copies; each message is
@@ -117,7 +129,7 @@ export function decodeBackplaneFrame(frame: Buffer, self: Buffer): DecodedBackpl
   }
   if (frame.compare(self, 0, 16, ORIGIN_OFFSET, SEQ_OFFSET) === 0) return OWN;
   const flags = frame[1]!;
-  const origin = frame.toString('hex', ORIGIN_OFFSET, SEQ_OFFSET);
+  const origin = originOf(frame);
   if ((flags & FLAG_MARKER) !== 0) return { kind: 'marker', id: frame.toString('utf8', BACKPLANE_HEADER_SIZE), origin };
   let seq = frame.readUIntBE(SEQ_OFFSET, SEQ_BYTES);
   if ((flags & FLAG_BATCH) === 0) {

@@ -70,6 +70,19 @@ describe('backplane frame format', () => {
     });
   });
 
+  it('names the origin of each frame when frames from several nodes interleave', () => {
+    const origins = [randomUUID(), randomUUID(), randomUUID()];
+    for (const origin of [...origins, origins[0]!, origins[0]!, origins[2]!, origins[1]!]) {
+      const decoded = decodeBackplaneFrame(encodeBackplaneFrame(nodeIdBytes(origin), [OutgoingMessage.from('x')], 7), self);
+      assert.equal(decoded.kind, 'messages');
+      if (decoded.kind !== 'messages') return;
+      assert.equal(decoded.origin, origin.replaceAll('-', ''));
+      assert.equal(decoded.messages[0]!.origin, decoded.origin);
+      const marker = decodeBackplaneFrame(encodeMarkerFrame(nodeIdBytes(origin), 'm'), self);
+      assert.equal(marker.kind === 'marker' && marker.origin, origin.replaceAll('-', ''));
+    }
+  });
+
   it('recognises its own frames', () => {
     assert.equal(decodeBackplaneFrame(encodeBackplaneFrame(self, [OutgoingMessage.from('me')]), self).kind, 'own');
   });

@@ -8,8 +8,14 @@ import { asBuffer } from '../util/as-buffer.js';
  * N sessions encodes once instead of N times.
  */
 export class OutgoingMessage {
-  /** @internal Encodings cached by transports, keyed by a transport-chosen symbol. */
-  private readonly encodings = new Map<symbol, unknown>();
+  /**
+   * @internal Encodings cached by transports, keyed by a transport-chosen symbol: the first in two
+   * fields (a message usually reaches one transport, and a relayed one is made per message on the
+   * receiving node, so no map is allocated for it), any further ones in a map made on demand.
+   */
+  private firstKey: symbol | undefined = undefined;
+  private firstEncoding: unknown = undefined;
+  private moreEncodings: Map<symbol, unknown> | undefined = undefined;
   /**
    * With a backplane that supports hand-over markers (`BroadcastRelay.mark`): the node that
    * published the message, as the 32 lowercase hex digits of its `nodeId`. The backplane sets it
@@ -35,10 +41,15 @@ export class OutgoingMessage {
 
   /** @internal Returns the cached encoding for `key`, computing it on first use. */
   encoding<T>(key: symbol, encode: (message: OutgoingMessage) => T): T {
-    let value = this.encodings.get(key) as T | undefined;
-    if (value === undefined) {
-      value = encode(this);
-      this.encodings.set(key, value);
+    if (this.firstKey === key) return this.firstEncoding as T;
+    let value = this.moreEncodings?.get(key) as T | undefined;
+    if (value !== undefined) return value;
+    value = encode(this);
+    if (this.firstKey === undefined) {
+      this.firstKey = key;
+      this.firstEncoding = value;
+    } else {
+      (this.moreEncodings ??= new Map()).set(key, value);
     }
     return value;
   }
