@@ -75,8 +75,8 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
   private readonly requests = new RequestTable();
   private buffer: Buffered[] = [];
   private ws: WebSocket | undefined;
-  /** Called before each send on `ws`: batches one turn's frames into one write where the runtime allows. */
-  private cork: () => void = () => undefined;
+  /** Called before each send on `ws`: batches one turn's frames into few writes where the runtime allows. */
+  private cork: (chars: number, limit: number) => void = () => undefined;
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private stopped = true;
@@ -202,8 +202,7 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
   private write(text: string, id?: number): void {
     const ws = this.ws;
     if (this.connected && ws !== undefined && ws.readyState === OPEN) {
-      this.cork();
-      ws.send(text);
+      this.send(ws, text);
       return;
     }
     if (this.buffer.length >= this.maxBuffered) throw new BufferFullError(this.maxBuffered);
@@ -370,10 +369,17 @@ export class StormSocket<S extends EventMap<S> = AnyEvents, C extends EventMap<C
 
   /** Sends an answer on the connection the request came on (a request dies with its connection). */
   private answer(_id: number, text: string, ws = this.ws): void {
-    if (ws !== undefined && ws === this.ws && ws.readyState === OPEN) {
-      this.cork();
-      ws.send(text);
-    }
+    if (ws !== undefined && ws === this.ws && ws.readyState === OPEN) this.send(ws, text);
+  }
+
+  /**
+   * Sends on the corked socket (see `corkPerTurn`): a turn's frames leave in batches of half the
+   * requests awaiting an answer (at least 16, at most 64), so the server starts on one half while
+   * this side still produces the other.
+   */
+  private send(ws: WebSocket, text: string): void {
+    this.cork(text.length, Math.min(64, Math.max(16, this.requests.size >> 1)));
+    ws.send(text);
   }
 
   private settleWaiters(error?: Error): void {

@@ -30,7 +30,7 @@ const T = 5000;
 const Ws = WebSocket as unknown as WebSocketConstructor;
 
 type ServerEvents = { chat: (m: { text: string }) => void; confirm: (q: string) => boolean; never: () => void };
-type ClientEvents = { say: (text: string) => void; sum: (xs: number[]) => number; fail: () => void; hang: () => void };
+type ClientEvents = { say: (text: string) => void; sum: (xs: number[]) => number; fail: () => void; hang: () => void; park: (n: number) => void };
 
 /** A core JSON-codec server that records events and answers requests the way a gateway would. */
 class ProtocolServer {
@@ -139,27 +139,23 @@ describe('StormSocket on Node (ws)', () => {
     }
   });
 
-  it('sends what one turn sends (requests, emits) in one write, in order, across turns too', async () => {
+  it('sends what one turn sends (requests, emits) in one write up to 16 frames, in order, across turns too', async () => {
     const writes = { count: 0 };
     const socket = socketFor(port, { WebSocket: countingWs(writes) });
     await withTimeout(socket.connect(), T, 'connect');
     try {
       const before = server.received.length;
       const start = writes.count;
-      const first = Array.from({ length: 30 }, (_, i) => socket.request('sum', [i, 1]));
+      const first = Array.from({ length: 8 }, (_, i) => socket.request('sum', [i, 1]));
       socket.emit('say', 'between');
-      const second = Array.from({ length: 30 }, (_, i) => socket.request('sum', [i, 2]));
+      const second = Array.from({ length: 7 }, (_, i) => socket.request('sum', [i, 2]));
       assert.deepEqual(await withTimeout(Promise.all([...first, ...second]), T, 'answers'), [
-        ...Array.from({ length: 30 }, (_, i) => i + 1),
-        ...Array.from({ length: 30 }, (_, i) => i + 2),
+        ...Array.from({ length: 8 }, (_, i) => i + 1),
+        ...Array.from({ length: 7 }, (_, i) => i + 2),
       ]);
-      assert.equal(writes.count - start, 1, '61 documents of one turn leave in one write');
+      assert.equal(writes.count - start, 1, '16 documents of one turn leave in one write');
       const order = server.received.slice(before).map((m) => (m.event === 'say' ? 'say' : (m.data as number[]).join('+')));
-      assert.deepEqual(order, [
-        ...Array.from({ length: 30 }, (_, i) => `${i}+1`),
-        'say',
-        ...Array.from({ length: 30 }, (_, i) => `${i}+2`),
-      ]);
+      assert.deepEqual(order, [...Array.from({ length: 8 }, (_, i) => `${i}+1`), 'say', ...Array.from({ length: 7 }, (_, i) => `${i}+2`)]);
       // Each later turn's documents leave in a write of their own (the cork never outlives its turn).
       assert.equal(await socket.request('sum', [5, 5]), 10);
       await delay(0);
@@ -168,6 +164,32 @@ describe('StormSocket on Node (ws)', () => {
     } finally {
       socket.close();
     }
+  });
+
+  it('splits a turn into writes of half the requests awaiting an answer (16 to 64), in order', async () => {
+    const writes = { count: 0 };
+    const socket = socketFor(port, { WebSocket: countingWs(writes) });
+    await withTimeout(socket.connect(), T, 'connect');
+    const hanging: Promise<unknown>[] = [];
+    try {
+      // From idle, a burst of 100: batches of 16, 16 (limit 16 while <= 33 wait), 33 (half of 66), 35.
+      const before = server.received.length;
+      let start = writes.count;
+      for (let i = 0; i < 100; i++) hanging.push(socket.request('park', i, { timeout: 0 }).catch((e: unknown) => e));
+      await waitFor(() => server.received.length - before === 100, { timeout: T, message: 'the burst arrives' });
+      assert.equal(writes.count - start, 4, 'a burst of 100 leaves in 4 writes');
+      // With 100 awaiting, as when a read of 100 answers is answered with 100 new requests: 64 (limit
+      // min(64, half of the 101..165 waiting)), then the other 36 at the end of the turn.
+      start = writes.count;
+      const sums = Array.from({ length: 100 }, (_, i) => socket.request('sum', [i, 3]));
+      assert.deepEqual(await withTimeout(Promise.all(sums), T, 'answers'), Array.from({ length: 100 }, (_, i) => i + 3));
+      assert.equal(writes.count - start, 2, '100 requests with 100 awaiting leave in 2 writes');
+      const order = server.received.slice(before).map((m) => (m.event === 'park' ? `h${m.data as number}` : (m.data as number[])[0]));
+      assert.deepEqual(order, [...Array.from({ length: 100 }, (_, i) => `h${i}`), ...Array.from({ length: 100 }, (_, i) => i)]);
+    } finally {
+      socket.close();
+    }
+    for (const e of await Promise.all(hanging)) assert.ok(e instanceof NotConnectedError);
   });
 
   it('throws a TypeError for reserved $ names, on the client and on the server', async () => {
