@@ -65,8 +65,35 @@ export class OutboundLog {
     return this.count;
   }
 
-  /** Appends (copies) one message; returns `false` when the log overflowed (detached sessions only). */
+  /**
+   * Appends (copies) one message; returns `false` when the log overflowed (detached sessions only).
+   *
+   * Runs for every message a recoverable session sends, inside the send path V8 inlines (see
+   * docs/architecture.md, "hot-path rules"): the common case (under the bound, room in the ring and
+   * at the arena's tail) is these few lines; eviction, growth, compaction and overflow are outlined.
+   */
   append(data: Buffer, isText: boolean): boolean {
+    const length = data.length;
+    const end = this.end;
+    const offset = end - this.storeBase;
+    const count = this.count;
+    const lengths = this.lengths;
+    if (end - this.start + length > this.maxBytes || count === lengths.length || offset + length > this.store.length || this.overflowed) {
+      return this.appendSlow(data, isText);
+    }
+    this.seq++;
+    // `set` rather than `copy`: no argument checks in JS for a few bytes.
+    this.store.set(data, offset);
+    const slot = (this.head + count) & (lengths.length - 1);
+    lengths[slot] = length;
+    this.texts[slot] = isText ? 1 : 0;
+    this.count = count + 1;
+    this.end = end + length;
+    return true;
+  }
+
+  /** `append` when entries must give way first, the ring or arena is full, or the log overflowed. */
+  private appendSlow(data: Buffer, isText: boolean): boolean {
     if (this.overflowed) return false;
     const length = data.length;
     if (this.bytes + length > this.maxBytes) {
@@ -88,7 +115,7 @@ export class OutboundLog {
     }
     if (this.count === this.lengths.length) this.growEntries();
     const position = this.reserve(length);
-    if (length > 0) data.copy(this.store, position);
+    if (length > 0) this.store.set(data, position);
     const slot = (this.head + this.count) & (this.lengths.length - 1);
     this.lengths[slot] = length;
     this.texts[slot] = isText ? 1 : 0;
