@@ -199,13 +199,13 @@ export function recoveryContract(name: string, bus: () => ContractBus): void {
       cleanups.push(() => watcher.close());
       await watcher.connect();
       // C relays other nodes' diffs once its subscription to them is active.
-      await waitFor(() => backplanes[2]!.subscribed!('presence:lobby'), { timeout: 5000, message: "C's presence subscription" });
+      await waitFor(() => backplanes[2]!.subscribed!('presence:lobby'), { timeout: 10_000, message: "C's presence subscription" });
       const { proxy, client: recovering } = await client(a, 'ada');
       const first = await recovering.connect();
-      await waitFor(() => watcher.presence('lobby').ada?.metas[0]?.sessionId === first.id, { timeout: 5000, message: 'the watcher sees ada' });
+      await waitFor(() => watcher.presence('lobby').ada?.metas[0]?.sessionId === first.id, { timeout: 10_000, message: 'the watcher sees ada' });
       const e = await node();
       proxy.cut();
-      await waitFor(() => a.recoveryStats!.detached === 1, { timeout: 5000, message: 'A holds the detached session' });
+      await waitFor(() => a.recoveryStats!.detached === 1, { timeout: 10_000, message: 'A holds the detached session' });
       proxy.retarget(e.port!);
       assert.equal((await recovering.connect()).recovered, true);
       await delay(300); // the moved entry's announcement travels

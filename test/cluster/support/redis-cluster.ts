@@ -39,12 +39,7 @@ export class TestRedisCluster {
     const processes: ClusterProcess[] = [];
     const cluster = new TestRedisCluster(dir, processes);
     try {
-      for (let i = 0; i < 6; i++) {
-        const process: ClusterProcess = { port: await freePort(), busPort: await freePort(), peer: undefined };
-        processes.push(process);
-        await cluster.spawn(process, i);
-      }
-      await Promise.all(processes.map((p) => cli(p.port, 'PING', 5000)));
+      for (let i = 0; i < 6; i++) processes.push(await cluster.spawnUp(i));
       await run(
         REDIS_CLI,
         ['--cluster', 'create', ...processes.map((p) => `127.0.0.1:${p.port}`), '--cluster-replicas', '1', '--cluster-yes'],
@@ -164,6 +159,28 @@ export class TestRedisCluster {
   async stop(): Promise<void> {
     await Promise.all(this.processes.map((p) => this.kill(p.port)));
     await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * Starts process `index` on free ports and waits until it answers PING. A port that was free a
+   * moment ago can be taken before redis-server binds it (by another test's connection): then the
+   * server exits, and it is started again on other ports (up to 3 times).
+   */
+  private async spawnUp(index: number): Promise<ClusterProcess> {
+    for (let attempt = 1; ; attempt++) {
+      const process: ClusterProcess = { port: await freePort(), busPort: await freePort(), peer: undefined };
+      await this.spawn(process, index);
+      const exited = process.peer!.exited.then(() => 'exited' as const);
+      const up = cli(process.port, 'PING', 5000).then(
+        () => 'up' as const,
+        () => 'silent' as const,
+      );
+      const outcome = await Promise.race([up, exited]);
+      if (outcome === 'up') return process;
+      const stderr = process.peer!.stderr;
+      await process.peer!.kill('SIGKILL', 1000);
+      if (attempt === 3) throw new Error(`redis-server on port ${process.port} did not start (${outcome}): ${stderr}`);
+    }
   }
 
   private async spawn(process: ClusterProcess, index: number): Promise<void> {
