@@ -1,5 +1,6 @@
 import type { NodeReply, NodeRequestHandler, NodeRequestOptions } from '../core/session/broadcast-relay.js';
 import { BackplaneError, BackplaneErrorCode } from './backplane.error.js';
+import { withTimeout } from './with-timeout.js';
 
 /** Target of a frame that every node receives. */
 export const ALL_NODES = '*';
@@ -102,7 +103,8 @@ export class NodeMessenger {
     const payload = roundTrip(data);
     let nodes: string[];
     try {
-      nodes = await this.transport.liveNodes();
+      // Bounded like the requests: a bus command stuck behind a reconnect must not hold every reply.
+      nodes = await withTimeout(this.transport.liveNodes(), timeout);
     } catch (error) {
       this.report(error instanceof Error ? error : new Error(String(error)));
       nodes = [this.self];

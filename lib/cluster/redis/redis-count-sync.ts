@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import { BackplaneError, BackplaneErrorCode } from '../backplane.error.js';
 import type { ResolvedRedisOptions } from './redis-backplane-options.js';
 import type { RedisConnection } from './redis-connection.js';
-import { redisError, withTimeout } from './redis-link.js';
+import { redisError } from './redis-link.js';
+import { withTimeout } from '../with-timeout.js';
 import { CLAIM_NUMBER, LIVE_NODES, REMOVE_NODE, SUM_COUNTS, SYNC_COUNTS } from './redis-scripts.js';
 
 /**

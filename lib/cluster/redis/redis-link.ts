@@ -2,6 +2,7 @@ import { BackplaneError, BackplaneErrorCode } from '../backplane.error.js';
 import type { ResolvedRedisOptions } from './redis-backplane-options.js';
 import type { RedisConnection, RedisConnectionFactory, RedisRole } from './redis-connection.js';
 import { SlotRefresher } from './redis-slot-refresh.js';
+import { withTimeout } from '../with-timeout.js';
 
 /** @internal What the link tells its owner. */
 export interface RedisLinkEvents {
@@ -200,15 +201,6 @@ function errorMessage(error: unknown): string {
 /** @internal A Redis failure as a backplane error. */
 export function redisError(context: string, error: unknown): BackplaneError {
   return new BackplaneError(BackplaneErrorCode.Redis, `Backplane: ${context}: ${errorMessage(error)}`, { cause: error });
-}
-
-/** @internal Resolves with `promise`, or rejects after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Closes a connection politely when it is up, at once otherwise; never hangs. */

@@ -202,7 +202,11 @@ export function recoveryContract(name: string, bus: () => ContractBus): void {
       await waitFor(() => backplanes[2]!.subscribed!('presence:lobby'), { timeout: 10_000, message: "C's presence subscription" });
       const { proxy, client: recovering } = await client(a, 'ada');
       const first = await recovering.connect();
-      await waitFor(() => watcher.presence('lobby').ada?.metas[0]?.sessionId === first.id, { timeout: 10_000, message: 'the watcher sees ada' });
+      await waitFor(() => watcher.presence('lobby').ada?.metas[0]?.sessionId === first.id, { timeout: 10_000, message: 'the watcher sees ada' }).catch(
+        (error: Error) => {
+          throw new Error(`${error.message}; the watcher's lobby: ${JSON.stringify(watcher.presence('lobby'))}`);
+        },
+      );
       const e = await node();
       proxy.cut();
       await waitFor(() => a.recoveryStats!.detached === 1, { timeout: 10_000, message: 'A holds the detached session' });
