@@ -11,7 +11,7 @@ export interface SlotRefreshTiming {
 }
 
 /** @internal The timing the backplane uses. */
-export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: [250, 500, 1000, 2000, 3000], safetyInterval: 15_000 };
+export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: [250, 500, 1000, 2000, 3000], safetyInterval: 3_000 };
 
 /**
  * @internal Refreshes a Redis Cluster connection's slot map when something suggests it changed,
@@ -30,7 +30,7 @@ export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: 
  *   tool updates the masters one by one) — so each one is followed by refreshes
  *   0.25, 0.5, 1, 2 and 3 s later (`followUps`), which move the subscriptions once the node asked
  *   knows (replicas learn a new owner by gossip, up to about a second later).
- * - A safety net every 15 s (`safetyInterval`), for changes nothing signals.
+ * - A safety net every 3 s (`safetyInterval`), for changes nothing signals.
  */
 export class SlotRefresher {
   private last = 0;
