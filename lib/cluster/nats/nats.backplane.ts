@@ -54,7 +54,8 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   private readonly origin = nodeIdBytes(this.nodeId);
   private readonly positions = new StreamPositions(originName(this.nodeId));
   /**
-   * {@inheritDoc BroadcastRelay.markGrace} nats-server matches and queues each publisher's
+   * How long after a marker a message published before it may still arrive, in ms (see
+   * `BroadcastRelay.markGrace`): nats-server matches and queues each publisher's
    * messages on that publisher's own goroutine: one matched just before a subscription took
    * effect can still be on its way when a later marker overtakes it.
    */
