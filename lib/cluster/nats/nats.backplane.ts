@@ -80,6 +80,8 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   private readonly handlers = new Map<string, { set: Set<Deliver>; subscription: NatsSubscriptionLike | undefined }>();
   private readonly subscriptions: NatsSubscriptionLike[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  /** {@inheritDoc BroadcastRelay.presenceSyncInterval} */
+  readonly presenceSyncInterval: number;
   private stopRetry: (() => void) | undefined;
 
   constructor(options: NatsBackplaneOptions) {
@@ -88,6 +90,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
     const { prefix, servers, connection } = resolved;
     this.prefix = prefix;
     this.logger = resolved.logger;
+    this.presenceSyncInterval = resolved.presenceSyncInterval;
     this.target = resolved.description;
     this.ownsConnection = connection === undefined;
     this.reporter = new ErrorReporter(this.logger, (error) => {
