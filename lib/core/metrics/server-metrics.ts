@@ -2,6 +2,16 @@ import type { MeterProvider } from '@opentelemetry/api';
 import type { ConnectionMetrics } from './connection-metrics.js';
 import { registerServerMetrics, type ServerInstruments } from './instruments.js';
 
+type TrafficField = 'messagesSent' | 'messagesReceived' | 'bytesSent' | 'bytesReceived';
+
+/** The server-wide traffic figures and the session counter each one sums. */
+const TRAFFIC = [
+  ['messagesSent', 'messagesSent'],
+  ['messagesReceived', 'messagesReceived'],
+  ['bytesSentTotal', 'bytesSent'],
+  ['bytesReceivedTotal', 'bytesReceived'],
+] as const satisfies readonly (readonly [keyof ServerMetrics, TrafficField])[];
+
 /**
  * Server-wide counters, mirrored to OpenTelemetry instruments on meter `stormsocket`
  * (`stormsocket.connections.total`, `.connections.active`, `.messages.sent`, ...).
@@ -24,40 +34,21 @@ export class ServerMetrics {
   /**
    * The traffic counters of the sessions still registered: the server-wide traffic figures are
    * summed from them when read, so a message costs the hot path no server-wide counting. A closed
-   * session's counts move into the `retired` totals in the step that forgets it, so the sums
-   * never go down.
+   * session's counts move into `retired` in the step that forgets it, so the sums never go down.
    */
   private readonly live = new Set<ConnectionMetrics>();
-  private retiredMessagesSent = 0;
-  private retiredMessagesReceived = 0;
-  private retiredBytesSent = 0;
-  private retiredBytesReceived = 0;
+  private readonly retired: Record<TrafficField, number> = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 };
 
+  // Own enumerable accessors (defined in the constructor), so `{ ...metrics }` and `Object.keys()`
+  // see them as they saw the plain fields they replace.
   /** Messages written to sessions (summed over the server's sessions when read). */
-  get messagesSent(): number {
-    return this.sum(this.retiredMessagesSent, 'messagesSent');
-  }
-
+  declare readonly messagesSent: number;
   /** Messages received from sessions (summed over the server's sessions when read). */
-  get messagesReceived(): number {
-    return this.sum(this.retiredMessagesReceived, 'messagesReceived');
-  }
-
+  declare readonly messagesReceived: number;
   /** Payload bytes written to sessions (framing excluded; summed over the server's sessions when read). */
-  get bytesSentTotal(): number {
-    return this.sum(this.retiredBytesSent, 'bytesSent');
-  }
-
+  declare readonly bytesSentTotal: number;
   /** Payload bytes received from sessions (framing excluded), comparable with `bytesSentTotal` (summed when read). */
-  get bytesReceivedTotal(): number {
-    return this.sum(this.retiredBytesReceived, 'bytesReceived');
-  }
-
-  private sum(retired: number, field: 'messagesSent' | 'messagesReceived' | 'bytesSent' | 'bytesReceived'): number {
-    let total = retired;
-    for (const m of this.live) total += m[field];
-    return total;
-  }
+  declare readonly bytesReceivedTotal: number;
 
   /** @internal A session was registered: its counters count towards the server's from now on. */
   trackSession(metrics: ConnectionMetrics): void {
@@ -67,10 +58,7 @@ export class ServerMetrics {
   /** @internal A session was forgotten (closed, its handlers done): its final counts join the retired totals. */
   retireSession(metrics: ConnectionMetrics): void {
     if (!this.live.delete(metrics)) return;
-    this.retiredMessagesSent += metrics.messagesSent;
-    this.retiredMessagesReceived += metrics.messagesReceived;
-    this.retiredBytesSent += metrics.bytesSent;
-    this.retiredBytesReceived += metrics.bytesReceived;
+    for (const [, field] of TRAFFIC) this.retired[field] += metrics[field];
   }
 
   /** Errors reported on the server's `error` event. */
@@ -82,7 +70,18 @@ export class ServerMetrics {
    * @param attributes OpenTelemetry attributes that tell this server's figures apart
    *   (`stormsocket.transport`, `stormsocket.server`).
    */
-  constructor(readonly attributes: Readonly<Record<string, string>> = {}) {}
+  constructor(readonly attributes: Readonly<Record<string, string>> = {}) {
+    for (const [name, field] of TRAFFIC) {
+      Object.defineProperty(this, name, {
+        enumerable: true,
+        get: (): number => {
+          let total = this.retired[field];
+          for (const m of this.live) total += m[field];
+          return total;
+        },
+      });
+    }
+  }
 
   /** @internal Starts exporting to OpenTelemetry; called by the server's `listen()`. */
   attach(meterProvider?: MeterProvider): void {

@@ -197,5 +197,10 @@ describe('metrics', () => {
       { sent: m.toJSON().messagesSent, received: m.toJSON().messagesReceived },
       { sent: all.length + 1, received: all.length + 2 },
     );
+    // Read like the plain fields they were: enumerable, copied by a spread.
+    const copy = { ...m };
+    assert.equal(copy.messagesSent, all.length + 1);
+    assert.equal(copy.bytesReceivedTotal, payloadBytes(all) + 4 + 10);
+    for (const key of ['messagesSent', 'messagesReceived', 'bytesSentTotal', 'bytesReceivedTotal']) assert.ok(Object.keys(m).includes(key), key);
   });
 });
