@@ -4,7 +4,6 @@ import { nextTick } from 'node:process';
 import type { Socket } from 'node:net';
 import type { FrameWriter } from '../framing/message-framer.js';
 import { asBuffer } from '../util/as-buffer.js';
-import { bufferView } from '../util/buffer-view.js';
 
 /** Payloads at least this large are handed to the socket as they are instead of being copied into the batch. */
 const COPY_LIMIT = 16 * 1024;
@@ -29,7 +28,9 @@ function takeMemory(size: number): Buffer {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabUsed = 0;
   }
-  const piece = bufferView(slab.buffer, slab.byteOffset + slabUsed, size);
+  // A plain Buffer (`subarray`, once per batch), not a `bufferView`: what reaches Node's stream
+  // internals keeps one object shape, so their optimised code is not thrown away for a second one.
+  const piece = slab.subarray(slabUsed, slabUsed + size);
   slabUsed += size;
   return piece;
 }
@@ -241,7 +242,7 @@ export class OutboundBatch implements FrameWriter {
     if (batch === undefined) return;
     returnUnused(batch, this.used);
     if (this.used > 0) {
-      this.addChunk(bufferView(batch.buffer, batch.byteOffset, this.used));
+      this.addChunk(batch.subarray(0, this.used));
       this.chunkBytes += this.used;
       this.copiedThisTurn += this.used;
     }
