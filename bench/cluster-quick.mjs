@@ -25,6 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as perfHooks from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -58,8 +60,10 @@ async function runNode() {
     logger: core.silentLogger,
     heartbeat: { pingInterval: 0 },
   });
+  const trace = process.env.STORM_TRACE === '1' ? startTrace(backplane) : undefined;
   server.on('message', async (session, message) => {
     const command = JSON.parse(message.text);
+    if (command.op === 'trace') return session.sendText(JSON.stringify(trace?.take() ?? {}));
     if (command.op === 'join') {
       session.joinGroup(GROUP);
       return session.sendText('{"ok":true}');
@@ -89,6 +93,52 @@ async function runNode() {
     await backplane?.close();
     process.exit(0);
   });
+}
+
+/**
+ * `--trace`: what this process's event loop and garbage collector did since the last `take()`
+ * (loop delay percentiles, GC pauses by kind, the young generation's size).
+ */
+function startLoopTrace() {
+  const { monitorEventLoopDelay, PerformanceObserver } = perfHooks;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  let gcs = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcs.push({ kind: entry.detail?.kind, ms: entry.duration });
+  }).observe({ entryTypes: ['gc'] });
+  return {
+    take() {
+      const result = {
+        loopP50: loop.percentile(50) / 1e6,
+        loopP99: loop.percentile(99) / 1e6,
+        loopMax: loop.max / 1e6,
+        gcCount: gcs.length,
+        gcMs: gcs.reduce((sum, gc) => sum + gc.ms, 0),
+        gcMax: Math.max(0, ...gcs.map((gc) => gc.ms)),
+        gcKinds: gcs.reduce((kinds, gc) => ({ ...kinds, [gc.kind]: (kinds[gc.kind] ?? 0) + 1 }), {}),
+        gcs: gcs.filter((gc) => gc.kind !== 1),
+        memory: process.memoryUsage(),
+        newSpace: getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size,
+        mono: Number(process.hrtime.bigint()) / 1e6,
+      };
+      loop.reset();
+      gcs = [];
+      return result;
+    },
+  };
+}
+
+/**
+ * `--trace` in a node: {@link startLoopTrace}, and on a node with a backplane the time each
+ * relayed message reached it, written into the payload (bytes 12–19) before the server encodes
+ * it, so the clients can split the latency into publisher → this node and this node → client.
+ */
+function startTrace(backplane) {
+  backplane?.join(`group:${GROUP}`, (message) => {
+    if (message.data.length >= 20) message.data.writeDoubleLE(performance.timeOrigin + performance.now(), 12);
+  });
+  return startLoopTrace();
 }
 
 /** Broadcasts `count` messages of `size` bytes, as fast as possible (rate 0) or at `rate` per second. */
@@ -188,6 +238,7 @@ async function main() {
       backplanes: { type: 'string', default: 'redis,cluster,nats' },
       json: { type: 'string' },
       idle: { type: 'string', default: '0' },
+      trace: { type: 'boolean', default: false },
     },
   });
   const messages = Number(values.messages);
@@ -233,16 +284,28 @@ async function main() {
   }
 
   const startNode = async (kind) => {
-    const child = spawn(process.execPath, ['--expose-gc', SELF, '--node'], {
-      env: { ...process.env, BACKPLANE: kind ?? '', BACKPLANE_TARGET: kind ? targets[kind] : '' },
+    // STORM_NODE_FLAGS: extra V8/Node flags for the node processes (e.g. --trace-gc); their
+    // output after the port line goes to stderr, prefixed with the node's pid.
+    const flags = (process.env.STORM_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, ['--expose-gc', ...flags, SELF, '--node'], {
+      env: { ...process.env, STORM_TRACE: values.trace ? '1' : '0', BACKPLANE: kind ?? '', BACKPLANE_TARGET: kind ? targets[kind] : '' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(child);
     const line = await new Promise((resolve, reject) => {
       let out = '';
+      let found = false;
       child.stdout.on('data', (chunk) => {
+        if (found) {
+          process.stderr.write(String(chunk).replace(/^(?=.)/gm, `[${kind ?? 'local'} ${child.pid}] `));
+          return;
+        }
         out += chunk;
-        if (out.includes('\n')) resolve(out.split('\n')[0]);
+        const port = out.split('\n').find((text) => text.startsWith('{"port"'));
+        if (port !== undefined) {
+          found = true;
+          resolve(port);
+        }
       });
       child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
     });
@@ -265,6 +328,8 @@ async function main() {
   const connectClients = async (port, expected) => {
     const list = [];
     const latencies = new Float64Array(expected * clients);
+    // --trace: publisher → receiving node, per message (the receiving node stamps bytes 12–19).
+    const hops = values.trace ? new Float64Array(expected * clients) : undefined;
     let received = 0;
     let lastAt = 0;
     for (let i = 0; i < clients; i++) {
@@ -273,7 +338,12 @@ async function main() {
       ws.on('message', (data, isBinary) => {
         if (!isBinary) return;
         const now = performance.timeOrigin + performance.now();
-        if (received < latencies.length) latencies[received] = now - data.readDoubleLE(0);
+        if (received < latencies.length) {
+          const sent = data.readDoubleLE(0);
+          latencies[received] = now - sent;
+          // No stamp on the local row (no backplane): all of it counts as fan-out.
+          if (hops !== undefined) hops[received] = data.readDoubleLE(12) > 0 ? data.readDoubleLE(12) - sent : 0;
+        }
         received++;
         lastAt = now;
       });
@@ -282,6 +352,7 @@ async function main() {
     return {
       list,
       latencies,
+      hops,
       get received() {
         return received;
       },
@@ -301,6 +372,8 @@ async function main() {
     return true;
   };
 
+  // --trace: the clients' own event loop and GC, taken around each window.
+  const tracer = values.trace ? startLoopTrace() : undefined;
   const run = async (name, { publisherPort, clientPort, receiverPid }, count, publishRate) => {
     const group = await connectClients(clientPort, count);
     const control = await open(publisherPort);
@@ -312,11 +385,38 @@ async function main() {
     // clean-up of the run before it.
     await request(control, { op: 'gc' });
     await request(group.list[0], { op: 'gc' });
+    let receiverBefore;
+    if (tracer) {
+      tracer.take();
+      await request(control, { op: 'trace' });
+      receiverBefore = await request(group.list[0], { op: 'trace' });
+    }
     const cpuBefore = cpuSnapshot();
     const startedAt = performance.timeOrigin + performance.now();
+    const startMono = Number(process.hrtime.bigint()) / 1e6;
     const reply = await request(control, { op: 'publish', count, size, rate: publishRate });
     const complete = await waitUntil(() => group.received >= count * clients, 30_000 + count);
     const cpu = cpuBetween(cpuBefore, cpuSnapshot(), receiverPid);
+    let trace;
+    if (tracer) {
+      const clientsTrace = tracer.take();
+      const n = Math.min(group.received, group.latencies.length);
+      const sorted = (values) => [...values.subarray(0, n)].sort((a, b) => a - b);
+      const at = (list, p) => list[Math.min(list.length - 1, Math.floor(p * list.length))];
+      const hops = sorted(group.hops);
+      const rest = sorted(group.latencies.map((total, i) => total - group.hops[i]));
+      trace = {
+        hopP50: at(hops, 0.5),
+        hopP99: at(hops, 0.99),
+        fanoutP50: at(rest, 0.5),
+        fanoutP99: at(rest, 0.99),
+        publisher: await request(control, { op: 'trace' }),
+        receiver: await request(group.list[0], { op: 'trace' }),
+        receiverNewSpaceBefore: receiverBefore.newSpace,
+        clients: clientsTrace,
+        windowMono: [startMono, clientsTrace.mono],
+      };
+    }
     const seconds = (group.lastAt - startedAt) / 1000;
     const lat = [...group.latencies.subarray(0, Math.min(group.received, group.latencies.length))].sort((a, b) => a - b);
     const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
@@ -337,6 +437,7 @@ async function main() {
       publishMs: reply.publishMs,
       dropped: reply.stats?.dropped,
       ...cpu,
+      trace,
     };
   };
 
@@ -377,6 +478,25 @@ async function main() {
         `${r.msgPerSec ?? ''} | ${r.deliveriesPerSec ?? ''} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ` +
         `${pct(r.receiverCpu)} / ${pct(r.clientsCpu)} / ${pct(r.restCpu)} / ${pct(r.otherCpu)} |`,
     );
+  }
+  if (values.trace) {
+    const f = (n) => (typeof n === 'number' ? n.toFixed(2) : '?');
+    const node = (t) =>
+      `loop p99 ${f(t.loopP99)} max ${f(t.loopMax)}, gc ${t.gcCount} (${f(t.gcMs)} ms, max ${f(t.gcMax)}, kinds ${JSON.stringify(t.gcKinds)})` +
+      (t.memory ? ` heap ${(t.memory.heapUsed / 1e6).toFixed(1)} MB, external ${(t.memory.external / 1e6).toFixed(1)} MB, arrayBuffers ${(t.memory.arrayBuffers / 1e6).toFixed(1)} MB, new space ${(t.newSpace / 1e6).toFixed(1)} MB` : '') +
+      (t.gcs?.length ? ` non-scavenge: ${t.gcs.map((gc) => `${gc.kind}:${f(gc.ms)}`).join(' ')}` : '');
+    console.log('\ntrace (latency windows; hop = publisher → receiving node, fan-out = receiving node → client; ms):');
+    for (const r of results) {
+      if (r.trace && r.rate === 0) {
+        console.log(`${r.scenario} burst: receiver new space ${(r.trace.receiverNewSpaceBefore / 1e6).toFixed(1)} → ${(r.trace.receiver.newSpace / 1e6).toFixed(1)} MB, gc ${JSON.stringify(r.trace.receiver.gcKinds)}`);
+      }
+      if (!r.trace || r.rate === 0) continue;
+      const t = r.trace;
+      console.log(
+        `${r.scenario}: hop p50/p99 ${f(t.hopP50)}/${f(t.hopP99)}, fan-out p50/p99 ${f(t.fanoutP50)}/${f(t.fanoutP99)}; ` +
+          `receiver ${node(t.receiver)}; publisher ${node(t.publisher)}; clients ${node(t.clients)}; window (monotonic ms) ${t.windowMono.map(f).join('–')}`,
+      );
+    }
   }
   if (values.json) {
     writeFileSync(values.json, JSON.stringify({ clients, size, messages, skipped, results }, null, 2));
