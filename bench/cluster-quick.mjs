@@ -189,15 +189,22 @@ function cpuSnapshot() {
     const children = new Map();
     for (const [pid, proc] of procs) children.set(proc.ppid, [...(children.get(proc.ppid) ?? []), pid]);
     const tree = new Map();
+    const waits = new Map();
     const queue = [process.pid];
     while (queue.length > 0) {
       const pid = queue.pop();
       if (tree.has(pid) || !procs.has(pid)) continue;
       tree.set(pid, procs.get(pid).cpu);
+      try {
+        // Main thread: ns on a core, ns runnable but waiting for one, times it was scheduled.
+        waits.set(pid, readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number));
+      } catch {
+        // Exited meanwhile.
+      }
       queue.push(...(children.get(pid) ?? []));
     }
     const machine = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { tree, machine: machine[0] + machine[1] + machine[2], t: performance.now() };
+    return { tree, waits, machine: machine[0] + machine[1] + machine[2], t: performance.now() };
   } catch {
     return undefined;
   }
@@ -216,9 +223,23 @@ function cpuBetween(a, b, receiverPid) {
   for (const pid of b.tree.keys()) tree += used(pid);
   const receiverCpu = used(receiverPid);
   const clientsCpu = used(process.pid);
+  // Run-queue wait of a main thread: ms per second of the window, and per time it got a core.
+  const wait = (pids) => {
+    let ns = 0;
+    let slices = 0;
+    for (const pid of pids) {
+      const [, waitA = 0, slicesA = 0] = a.waits.get(pid) ?? [];
+      const [, waitB = 0, slicesB = 0] = b.waits.get(pid) ?? [];
+      ns += waitB - waitA;
+      slices += slicesB - slicesA;
+    }
+    return { msPerSecond: ns / 1e6 / seconds, usPerSlice: slices > 0 ? ns / 1e3 / slices : 0 };
+  };
+  const others = [...b.tree.keys()].filter((pid) => pid !== receiverPid && pid !== process.pid);
   return {
     receiverCpu,
     clientsCpu,
+    runQueueWait: { receiver: wait([receiverPid]), clients: wait([process.pid]), rest: wait(others) },
     restCpu: tree - receiverCpu - clientsCpu,
     otherCpu: Math.max(0, (b.machine - a.machine) / HZ / seconds - tree),
   };
@@ -492,6 +513,11 @@ async function main() {
       }
       if (!r.trace || r.rate === 0) continue;
       const t = r.trace;
+      const q = r.runQueueWait;
+      if (q) {
+        const w = (x) => `${f(x.msPerSecond)} ms/s (${f(x.usPerSlice)} µs a wake-up)`;
+        console.log(`${r.scenario}: run-queue wait: receiver ${w(q.receiver)}, clients ${w(q.clients)}, rest ${w(q.rest)}`);
+      }
       console.log(
         `${r.scenario}: hop p50/p99 ${f(t.hopP50)}/${f(t.hopP99)}, fan-out p50/p99 ${f(t.fanoutP50)}/${f(t.fanoutP99)}; ` +
           `receiver ${node(t.receiver)}; publisher ${node(t.publisher)}; clients ${node(t.clients)}; window (monotonic ms) ${t.windowMono.map(f).join('–')}`,
