@@ -1,4 +1,5 @@
 import { InvalidOptionError, MessageTooBigError } from '../errors.js';
+import { bufferView } from '../util/buffer-view.js';
 import type { FrameDecoder, FrameWriter, FramerOptions, MessageFramer } from './message-framer.js';
 import { checkSize } from './validate.js';
 
@@ -53,6 +54,8 @@ class DelimiterDecoder implements FrameDecoder {
     }
     const end = chunk.length;
     const byte = this.delimiterByte;
+    const memory = chunk.buffer;
+    const base = chunk.byteOffset;
     while (offset < end) {
       const next = byte >= 0 ? chunk.indexOf(byte, offset) : chunk.indexOf(delimiter, offset);
       if (next < 0) {
@@ -60,7 +63,7 @@ class DelimiterDecoder implements FrameDecoder {
         return;
       }
       this.check(next - offset);
-      onMessage(chunk.subarray(offset, next));
+      onMessage(bufferView(memory, base + offset, next - offset));
       offset = next + dlen;
     }
   }

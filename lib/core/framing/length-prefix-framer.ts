@@ -1,4 +1,5 @@
 import { MessageTooBigError } from '../errors.js';
+import { bufferView } from '../util/buffer-view.js';
 import type { FrameDecoder, FrameWriter, FramerOptions, MessageFramer } from './message-framer.js';
 import { checkSize } from './validate.js';
 
@@ -28,6 +29,8 @@ class LengthPrefixDecoder implements FrameDecoder {
       // Fast path, nothing held from earlier chunks: every whole frame of the chunk, with the
       // decoder's state untouched (locals only) until a frame is split.
       const max = this.maxMessageSize;
+      const memory = chunk.buffer;
+      const base = chunk.byteOffset;
       while (end - offset >= 4) {
         const length = chunk[offset]! * 0x100_0000 + ((chunk[offset + 1]! << 16) | (chunk[offset + 2]! << 8) | chunk[offset + 3]!);
         if (length > max) throw new MessageTooBigError(length, max);
@@ -35,7 +38,7 @@ class LengthPrefixDecoder implements FrameDecoder {
         const stop = start + length;
         if (stop > end) break;
         offset = stop;
-        onMessage(chunk.subarray(start, stop));
+        onMessage(bufferView(memory, base + start, length));
       }
       if (offset === end) return;
     }

@@ -21,6 +21,16 @@ class RecordingSocket {
   }
 }
 
+/** Keeps the chunks it is handed by reference, as a socket with a full kernel buffer does until they are sent. */
+class QueueingSocket extends RecordingSocket {
+  readonly queued: Buffer[] = [];
+  override write(chunk: Buffer, callback?: () => void): boolean {
+    this.queued.push(chunk);
+    callback?.();
+    return false;
+  }
+}
+
 const tick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
 
 describe('OutboundBatch', () => {
@@ -49,6 +59,26 @@ describe('OutboundBatch', () => {
       assert.equal(s.writes.length, 1, `socket ${i} got one write`);
       assert.deepEqual(s.bytes, Buffer.concat([encodeLengthPrefixed(Buffer.from(`a${i}`)), encodeLengthPrefixed(Buffer.from(`b${i}`))]));
     });
+  });
+
+  it('never lets a batch reuse memory another batch handed to its socket (shared batch memory)', async () => {
+    const sockets = Array.from({ length: 40 }, () => new QueueingSocket());
+    const batches = sockets.map((s) => new OutboundBatch(s as unknown as Socket));
+    const expected: Buffer[][] = sockets.map(() => []);
+    for (let turn = 0; turn < 30; turn++) {
+      // Interleaved writers of varied sizes, some turns skipped, some batches flushed early.
+      batches.forEach((batch, i) => {
+        if ((turn + i) % 3 === 0) return;
+        for (let k = 0; k < 1 + ((turn * 7 + i) % 5); k++) {
+          const payload = Buffer.alloc(1 + ((turn * 131 + i * 17 + k * 29) % 3000), (turn + i + k) % 256);
+          batch.writeLengthPrefixed(payload);
+          expected[i]!.push(encodeLengthPrefixed(payload));
+        }
+        if (turn % 4 === 0 && i % 2 === 0) batch.flush();
+      });
+      await tick();
+    }
+    sockets.forEach((s, i) => assert.deepEqual(Buffer.concat(s.queued), Buffer.concat(expected[i]!), `socket ${i}`));
   });
 
   it('flushes again in a later turn after an early flush', async () => {
