@@ -18,7 +18,11 @@
 // The latency load is paced: the publishing node broadcasts the messages due every millisecond
 // (a steady rate in 1 ms steps, not a burst). Each row also reports the CPU used during its run by
 // the receiving node, the clients (this process), the rest of the scenario (publishing node, bus)
-// and everything else on the machine ("other": the noise check).
+// and everything else on the machine ("other": the noise check). Each row starts its own bus and
+// nodes and stops them after it, so no other row's idle processes run beside it.
+//   --trace: per latency window, each process's event-loop delay, GC pauses and run-queue wait,
+//   and the latency split at the receiving node (publisher → it, it → clients); STORM_NODE_FLAGS
+//   passes flags to the node processes (e.g. STORM_NODE_FLAGS=--trace-gc).
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -272,44 +276,49 @@ async function main() {
   const support = (file) => import(pathToFileURL(path.join(ROOT, 'build/test/cluster/support', file)).href);
 
   const children = [];
-  const buses = [];
   const cleanup = () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL'));
   process.on('exit', cleanup);
 
-  // The buses: started here, stopped at the end (a missing server skips its scenario).
-  const targets = {};
+  // Each row runs with only its own processes: its bus is started before it and stopped after
+  // it, with its nodes, so no idle bus or node of another row shares the cores with the one
+  // being measured (a missing server skips its row).
   const skipped = {};
-  for (const kind of kinds) {
-    try {
-      if (kind === 'redis') {
-        const { TestRedis } = await support('redis-server.js');
-        const redis = await TestRedis.start();
-        buses.push(redis);
-        targets.redis = redis.url;
-      } else if (kind === 'cluster') {
-        const { TestRedisCluster } = await support('redis-cluster.js');
-        const cluster = await TestRedisCluster.start();
-        buses.push(cluster);
-        targets.cluster = JSON.stringify(cluster.nodes);
-      } else if (kind === 'nats') {
-        const { TestNats } = await support('nats-server.js');
-        const nats = await TestNats.start();
-        buses.push(nats);
-        targets.nats = nats.url;
-      } else {
-        throw new Error(`unknown backplane "${kind}" (redis, cluster, nats)`);
-      }
-    } catch (error) {
-      skipped[kind] = String(error?.message ?? error).split('\n')[0];
+  const startBus = async (kind) => {
+    if (kind === 'redis') {
+      const { TestRedis } = await support('redis-server.js');
+      const bus = await TestRedis.start();
+      return { bus, target: bus.url };
     }
-  }
+    if (kind === 'cluster') {
+      const { TestRedisCluster } = await support('redis-cluster.js');
+      const bus = await TestRedisCluster.start();
+      return { bus, target: JSON.stringify(bus.nodes) };
+    }
+    if (kind === 'nats') {
+      const { TestNats } = await support('nats-server.js');
+      const bus = await TestNats.start();
+      return { bus, target: bus.url };
+    }
+    throw new Error(`unknown backplane "${kind}" (redis, cluster, nats)`);
+  };
+  const stopNodes = async (list) => {
+    await Promise.all(
+      list.map(({ child }) => {
+        if (child.exitCode !== null) return undefined;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        return Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      }),
+    );
+    cleanup();
+  };
 
-  const startNode = async (kind) => {
+  const startNode = async (kind, target) => {
     // STORM_NODE_FLAGS: extra V8/Node flags for the node processes (e.g. --trace-gc); their
     // output after the port line goes to stderr, prefixed with the node's pid.
     const flags = (process.env.STORM_NODE_FLAGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, ['--expose-gc', ...flags, SELF, '--node'], {
-      env: { ...process.env, STORM_TRACE: values.trace ? '1' : '0', BACKPLANE: kind ?? '', BACKPLANE_TARGET: kind ? targets[kind] : '' },
+      env: { ...process.env, STORM_TRACE: values.trace ? '1' : '0', BACKPLANE: kind ?? '', BACKPLANE_TARGET: target ?? '' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(child);
@@ -339,9 +348,17 @@ async function main() {
       ws.once('open', () => resolve(ws));
       ws.once('error', reject);
     });
+  /** Sends a command and resolves with its reply: the next text message that is not a `$`-event (`$welcome`). */
   const request = (ws, command) =>
     new Promise((resolve) => {
-      ws.once('message', (data) => resolve(JSON.parse(data.toString())));
+      const onMessage = (data, isBinary) => {
+        if (isBinary) return;
+        const reply = JSON.parse(data.toString());
+        if (typeof reply.event === 'string' && reply.event.startsWith('$')) return;
+        ws.off('message', onMessage);
+        resolve(reply);
+      };
+      ws.on('message', onMessage);
       ws.send(JSON.stringify(command));
     });
 
@@ -462,32 +479,72 @@ async function main() {
     };
   };
 
-  const layouts = {};
-  const nodes = [];
-  const single = await startNode(undefined);
-  nodes.push(single);
-  layouts.local = { publisherPort: single.port, clientPort: single.port, receiverPid: single.child.pid };
-  for (const kind of kinds) {
-    if (targets[kind] === undefined) continue;
-    const a = await startNode(kind);
-    const b = await startNode(kind);
-    nodes.push(a, b);
-    layouts[`cross-${kind}`] = { publisherPort: a.port, clientPort: b.port, receiverPid: b.child.pid };
-  }
+  /** Memory per idle WebSocket session, on a node with a backplane (clients in this process). */
+  const idleMemory = async (port, idle) => {
+    const control = await open(port);
+    const before = await request(control, { op: 'memory' });
+    const sockets = [];
+    for (let i = 0; i < idle; i += 100) {
+      sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, idle - i) }, () => open(port)))));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await request(control, { op: 'memory' });
+    const per = (field) => ((after[field] - before[field]) / idle / 1024).toFixed(2);
+    console.log(
+      `\nidle connections: ${after.sessions - before.sessions} sessions; per connection: ` +
+        `rss ${per('rss')} KiB, heap ${per('heapUsed')} KiB, external ${per('external')} KiB`,
+    );
+    sockets.forEach((ws) => ws.terminate());
+    control.close();
+  };
+
   console.log(
     `cluster-quick: ${clients} clients, ${size}-byte binary messages, burst of ${messages}, latency at half of each peak for ${latencySeconds} s; ` +
-      `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}` +
-      (Object.keys(skipped).length ? `; skipped: ${JSON.stringify(skipped)}` : ''),
+      `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`,
   );
   const results = [];
-  for (const [name, layout] of Object.entries(layouts)) {
-    // A short warm-up so JIT and connection setup are out of the way.
-    await run(name, layout, 2000, 0);
-    const burst = await run(name, layout, messages, 0);
-    results.push(burst);
-    const half = fixedRate > 0 ? fixedRate : Math.max(100, Math.round(burst.msgPerSec / 2));
-    results.push(await run(name, layout, Math.min(200_000, Math.round(half * latencySeconds)), half));
+  let idleMeasured = false;
+  for (const kind of ['local', ...kinds]) {
+    let bus;
+    let target;
+    if (kind !== 'local') {
+      try {
+        ({ bus, target } = await startBus(kind));
+      } catch (error) {
+        skipped[kind] = String(error?.message ?? error).split('\n')[0];
+        continue;
+      }
+    }
+    const nodes = [];
+    try {
+      let layout;
+      if (kind === 'local') {
+        const single = await startNode(undefined);
+        nodes.push(single);
+        layout = { publisherPort: single.port, clientPort: single.port, receiverPid: single.child.pid };
+      } else {
+        const a = await startNode(kind, target);
+        const b = await startNode(kind, target);
+        nodes.push(a, b);
+        layout = { publisherPort: a.port, clientPort: b.port, receiverPid: b.child.pid };
+      }
+      const name = kind === 'local' ? 'local' : `cross-${kind}`;
+      // A short warm-up so JIT and connection setup are out of the way.
+      await run(name, layout, 2000, 0);
+      const burst = await run(name, layout, messages, 0);
+      results.push(burst);
+      const half = fixedRate > 0 ? fixedRate : Math.max(100, Math.round(burst.msgPerSec / 2));
+      results.push(await run(name, layout, Math.min(200_000, Math.round(half * latencySeconds)), half));
+      if (Number(values.idle) > 0 && kind !== 'local' && !idleMeasured) {
+        idleMeasured = true;
+        await idleMemory(layout.clientPort, Number(values.idle));
+      }
+    } finally {
+      await stopNodes(nodes);
+      await bus?.stop();
+    }
   }
+  if (Object.keys(skipped).length > 0) console.log(`skipped: ${JSON.stringify(skipped)}`);
 
   const fmt = (n, digits = 2) => (n === undefined ? '' : typeof n === 'number' ? n.toFixed(digits) : String(n));
   console.log('\n| scenario | mode | delivered | msg/s | deliveries/s | p50 ms | p99 ms | max ms | cpu: receiver / clients / rest / other |');
@@ -527,30 +584,5 @@ async function main() {
   if (values.json) {
     writeFileSync(values.json, JSON.stringify({ clients, size, messages, skipped, results }, null, 2));
   }
-
-  const idle = Number(values.idle);
-  if (idle > 0 && nodes.length > 1) {
-    // Memory per idle WebSocket session, on a node with a backplane (clients in this process).
-    const port = nodes[1].port;
-    const control = await open(port);
-    const before = await request(control, { op: 'memory' });
-    const sockets = [];
-    for (let i = 0; i < idle; i += 100) {
-      sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, idle - i) }, () => open(port)))));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const after = await request(control, { op: 'memory' });
-    const per = (field) => ((after[field] - before[field]) / idle / 1024).toFixed(2);
-    console.log(
-      `\nidle connections: ${after.sessions - before.sessions} sessions; per connection: ` +
-        `rss ${per('rss')} KiB, heap ${per('heapUsed')} KiB, external ${per('external')} KiB`,
-    );
-    sockets.forEach((ws) => ws.terminate());
-    control.close();
-  }
-
-  for (const node of nodes) node.child.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  cleanup();
-  await Promise.all(buses.map((bus) => bus.stop()));
 }
+
