@@ -69,8 +69,9 @@ export function slotMapMatches(answer: unknown, slots: readonly (readonly string
  *
  * The follow-ups and the safety net first ask the connection for `CLUSTER SLOTS` (one small reply
  * on a connection already open) and refresh only when the answer differs from ioredis's map
- * ({@link slotMapMatches}) or the question fails: on a stable cluster they cost about 0.1 ms
- * instead of a refresh's milliseconds of blocked event loop. Failures (`request`) refresh at once.
+ * ({@link slotMapMatches}) or the question fails: on a stable cluster a check keeps the event loop
+ * busy about 0.5–0.7 ms where a refresh took 1.8 ms (publisher) and 4.9 ms (sharded subscriber),
+ * up to 7.6 ms (medians of 10, 2-core VM). Failures (`request`) refresh at once.
  */
 export class SlotRefresher {
   private last = 0;
