@@ -138,7 +138,10 @@ export class MemoryBackplane extends EventEmitter<BackplaneEvents> implements Ba
     };
   }
 
-  /** {@inheritDoc BroadcastRelay.subscribed} (at once: the hub looks subscribers up on delivery). */
+  /**
+   * Resolves `true` once this node's subscription to `key` is active (at once here: the hub looks
+   * subscribers up on delivery), `false` after `close()` or for a key never joined.
+   */
   subscribed(key: string): Promise<boolean> {
     return Promise.resolve(!this.closed && this.handlers.has(key));
   }

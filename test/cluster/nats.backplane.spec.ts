@@ -41,6 +41,7 @@ describe('NatsBackplane', { skip: natsMissing }, () => {
       invalid({ servers: 'nats://127.0.0.1:4222', subjectPrefix: 'storm' }, 'subjectPrefix');
       invalid({ servers: 'nats://127.0.0.1:4222', subjectPrefix: 'a b.' }, 'subjectPrefix');
       invalid({ servers: 'nats://127.0.0.1:4222', heartbeatInterval: 100, nodeTtl: 100 }, 'nodeTtl');
+      invalid({ servers: 'nats://127.0.0.1:4222', presenceSyncInterval: -5 }, 'presenceSyncInterval');
     });
 
     it('rejects ready() after readyTimeout when no server answers, and keeps trying', async () => {

@@ -93,6 +93,7 @@ describe('RedisBackplane', { skip: redisMissing }, () => {
       invalid({ heartbeatInterval: 0 }, 'heartbeatInterval');
       invalid({ heartbeatInterval: 1000, nodeTtl: 1000 }, 'nodeTtl');
       invalid({ countFlushInterval: -1 }, 'countFlushInterval');
+      invalid({ presenceSyncInterval: -1 }, 'presenceSyncInterval');
       invalid({ pubsub: 'fast' as never }, 'pubsub');
       invalid({ keyPrefix: 7 as never }, 'keyPrefix');
     });

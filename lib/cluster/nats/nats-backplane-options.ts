@@ -25,13 +25,15 @@ export interface NatsBackplaneOptions {
   countFlushInterval?: number;
   /** How long `ready()` waits for the first connection before it rejects, in ms (default 10000). */
   readyTimeout?: number;
+  /** How often presence is compared with the other nodes' and repaired, in ms (default 30000, `0` off; as on `RedisBackplane`). */
+  presenceSyncInterval?: number;
   /** Where connection losses and errors are logged (default: console warnings and errors). */
   logger?: StormLogger;
   /** Any other option of the `nats` client's `connect()` (credentials, TLS, `name`, ...). */
   [natsOption: string]: unknown;
 }
 
-const OWN_OPTIONS = new Set(['servers', 'connection', 'subjectPrefix', 'heartbeatInterval', 'nodeTtl', 'countFlushInterval', 'readyTimeout', 'logger']);
+const OWN_OPTIONS = new Set(['servers', 'connection', 'subjectPrefix', 'heartbeatInterval', 'nodeTtl', 'countFlushInterval', 'readyTimeout', 'presenceSyncInterval', 'logger']);
 
 /** @internal Validated options with defaults applied. */
 export interface ResolvedNatsOptions {
@@ -44,6 +46,7 @@ export interface ResolvedNatsOptions {
   readonly nodeTtl: number;
   readonly countFlushInterval: number;
   readonly readyTimeout: number;
+  readonly presenceSyncInterval: number;
   readonly logger: StormLogger;
   /** Everything else: options of the `nats` client's `connect()`. */
   readonly natsOptions: Record<string, unknown>;
@@ -78,6 +81,7 @@ export function resolveNatsOptions(options: NatsBackplaneOptions): ResolvedNatsO
     nodeTtl: intOption('nodeTtl', options.nodeTtl, 3 * heartbeatInterval, heartbeatInterval + 1),
     countFlushInterval: intOption('countFlushInterval', options.countFlushInterval, 50, 0),
     readyTimeout: intOption('readyTimeout', options.readyTimeout, 10_000, 1),
+    presenceSyncInterval: intOption('presenceSyncInterval', options.presenceSyncInterval, 30_000, 0),
     logger: options.logger ?? defaultLogger,
     natsOptions,
   };

@@ -54,7 +54,8 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   private readonly origin = nodeIdBytes(this.nodeId);
   private readonly positions = new StreamPositions(originName(this.nodeId));
   /**
-   * {@inheritDoc BroadcastRelay.markGrace} nats-server matches and queues each publisher's
+   * How long after a marker a message published before it may still arrive, in ms (see
+   * `BroadcastRelay.markGrace`): nats-server matches and queues each publisher's
    * messages on that publisher's own goroutine: one matched just before a subscription took
    * effect can still be on its way when a later marker overtakes it.
    */
@@ -79,6 +80,8 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
   private readonly handlers = new Map<string, { set: Set<Deliver>; subscription: NatsSubscriptionLike | undefined }>();
   private readonly subscriptions: NatsSubscriptionLike[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
+  /** {@inheritDoc BroadcastRelay.presenceSyncInterval} */
+  readonly presenceSyncInterval: number;
   private stopRetry: (() => void) | undefined;
 
   constructor(options: NatsBackplaneOptions) {
@@ -87,6 +90,7 @@ export class NatsBackplane extends EventEmitter<BackplaneEvents> implements Back
     const { prefix, servers, connection } = resolved;
     this.prefix = prefix;
     this.logger = resolved.logger;
+    this.presenceSyncInterval = resolved.presenceSyncInterval;
     this.target = resolved.description;
     this.ownsConnection = connection === undefined;
     this.reporter = new ErrorReporter(this.logger, (error) => {

@@ -41,6 +41,13 @@ export interface RedisBackplaneOptions {
   /** How long `ready()` waits for the first connection before it rejects, in ms (default 10000). */
   readyTimeout?: number;
   /**
+   * How often a node compares what it knows of the other nodes' presence entries with theirs and
+   * repairs the difference, in ms (default 30000; `0` turns it off). Pub/sub delivers presence
+   * diffs at most once: one lost in a connection drop or failover is made good by the next
+   * comparison (docs/recovery-and-presence.md).
+   */
+  presenceSyncInterval?: number;
+  /**
    * `'auto'` (default) uses sharded pub/sub (`SPUBLISH` / `SSUBSCRIBE`, Redis 7+) when the server
    * has it and classic `PUBLISH` / `SUBSCRIBE` otherwise. Every node on one Redis must agree.
    */
@@ -65,6 +72,7 @@ export interface ResolvedRedisOptions {
   readonly keyPrefix: string;
   readonly heartbeatInterval: number;
   readonly nodeTtl: number;
+  readonly presenceSyncInterval: number;
   readonly countFlushInterval: number;
   readonly readyTimeout: number;
   readonly pubsub: RedisPubSubMode;
@@ -125,6 +133,7 @@ export function resolveRedisOptions(options: RedisBackplaneOptions): ResolvedRed
     nodeTtl: intOption('nodeTtl', options.nodeTtl, 3 * heartbeatInterval, heartbeatInterval + 1),
     countFlushInterval: intOption('countFlushInterval', options.countFlushInterval, 50, 0),
     readyTimeout: intOption('readyTimeout', options.readyTimeout, 10_000, 1),
+    presenceSyncInterval: intOption('presenceSyncInterval', options.presenceSyncInterval, 30_000, 0),
     pubsub,
     logger: options.logger ?? defaultLogger,
   };

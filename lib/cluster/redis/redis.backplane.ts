@@ -118,6 +118,11 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
   }
 
   /** A number 1..65535 unique among the live nodes on this Redis (0 until `ready()`). */
+  /** {@inheritDoc BroadcastRelay.presenceSyncInterval} */
+  get presenceSyncInterval(): number {
+    return this.options.presenceSyncInterval;
+  }
+
   get nodeNumber(): number {
     return this.counts.nodeNumber;
   }

@@ -71,9 +71,16 @@ export class OutboundBatch implements FrameWriter {
   private copiedThisTurn = 0;
 
   /**
-   * @param onWritten called once the bytes of a flush have reached the operating system. Sessions
-   *   use it to wake `wait`-policy senders: the socket's 'drain' event only fires after it
-   *   buffered more than its high-water mark, which a small `maxPendingSendBytes` never reaches.
+   * Whether flushes ask the socket to call `onWritten` (set while a sender waits). A write with a
+   * callback costs the socket a `nextTick` and an object per write; most turns have no one to wake.
+   */
+  notifyWritten = false;
+
+  /**
+   * @param onWritten called once the bytes of a flush have reached the operating system, for the
+   *   flushes made while {@link notifyWritten} is set. Sessions use it to wake `wait`-policy
+   *   senders: the socket's 'drain' event only fires after it buffered more than its high-water
+   *   mark, which a small `maxPendingSendBytes` never reaches.
    */
   constructor(
     private readonly socket: Socket,
@@ -149,6 +156,18 @@ export class OutboundBatch implements FrameWriter {
     this.schedule();
   }
 
+  /**
+   * Begins a stretch in which the owner flushes by itself, as a TCP session does at the end of
+   * each read: writes meanwhile do not schedule the flush tick, so a read answered synchronously
+   * costs one write and no tick. Returns `false` when a flush is already due this turn (nothing
+   * changes then); after `true`, the owner must call {@link flush}.
+   */
+  hold(): boolean {
+    if (this.scheduled) return false;
+    this.scheduled = true;
+    return true;
+  }
+
   /** Hands everything collected to the socket now. */
   flush(): void {
     this.scheduled = false;
@@ -163,14 +182,17 @@ export class OutboundBatch implements FrameWriter {
     this.copiedThisTurn = 0;
     const socket = this.socket;
     if (socket.destroyed) return;
+    const onWritten = this.notifyWritten ? this.onWritten : undefined;
     if (chunks.length === 1) {
-      socket.write(chunks[0]!, this.onWritten);
+      if (onWritten === undefined) socket.write(chunks[0]!);
+      else socket.write(chunks[0]!, onWritten);
       return;
     }
     socket.cork();
     const last = chunks.length - 1;
     for (let i = 0; i < last; i++) socket.write(chunks[i]!);
-    socket.write(chunks[last]!, this.onWritten);
+    if (onWritten === undefined) socket.write(chunks[last]!);
+    else socket.write(chunks[last]!, onWritten);
     socket.uncork();
   }
 

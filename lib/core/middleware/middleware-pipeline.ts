@@ -46,6 +46,10 @@ export class MiddlewarePipeline {
   private onConnected: ConnectedHook[] = [];
   private onDisconnected: DisconnectedHook[] = [];
   private onError: ErrorHook[] = [];
+  /** Whether any middleware transforms incoming data (a field, read once per message). */
+  hasReceivers = false;
+  /** Whether any middleware transforms outgoing data (a field, read once per message). */
+  hasSenders = false;
 
   /** Adds middleware at the end of the pipeline. */
   use(middleware: ConnectionMiddleware): void {
@@ -62,6 +66,8 @@ export class MiddlewarePipeline {
       .reverse()
       .map((m) => (s: Session, r: DisconnectReason) => m.onDisconnected!(s, r));
     this.onError = this.items.filter((m) => m.onError).map((m) => (s: Session, e: Error) => m.onError!(s, e));
+    this.hasReceivers = this.receivers.length > 0;
+    this.hasSenders = this.senders.length > 0;
   }
 
   /** The middleware, in order. */
@@ -69,15 +75,6 @@ export class MiddlewarePipeline {
     return this.items;
   }
 
-  /** Whether any middleware transforms incoming data. */
-  get hasReceivers(): boolean {
-    return this.receivers.length > 0;
-  }
-
-  /** Whether any middleware transforms outgoing data. */
-  get hasSenders(): boolean {
-    return this.senders.length > 0;
-  }
 
   /** Runs `onDataReceived` hooks; synchronous unless a hook returns a promise. */
   received(session: Session, data: Buffer): Buffer | null | Promise<Buffer | null> {

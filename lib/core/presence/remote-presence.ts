@@ -1,6 +1,6 @@
 import type { BroadcastRelay } from '../session/broadcast-relay.js';
 import type { OutgoingMessage } from '../session/outgoing-message.js';
-import { addMeta, type PresenceMeta, type PresenceState } from './presence-state.js';
+import { addMeta, presenceDigest, presenceEntries, type PresenceMeta, type PresenceState } from './presence-state.js';
 
 /** How often the live nodes are checked while other nodes' entries are known, in ms. */
 export const NODE_CHECK_INTERVAL = 500;
@@ -27,6 +27,8 @@ export class RemotePresence {
   private readonly seenAlive = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
+  /** Sessions a leave diff removed, with when: a state read before that leave must not bring them back. */
+  private readonly recentLeaves = new Map<number, number>();
 
   constructor(
     private readonly relay: BroadcastRelay,
@@ -46,7 +48,11 @@ export class RemotePresence {
       return;
     }
     const entries = this.entries(group);
-    for (const meta of metasOf(data?.leaves)) entries.delete(meta.meta.sessionId);
+    const now = Date.now();
+    for (const { meta } of metasOf(data?.leaves)) {
+      entries.delete(meta.sessionId);
+      this.recentLeaves.set(meta.sessionId, now);
+    }
     for (const { key, meta } of metasOf(data?.joins)) entries.set(meta.sessionId, { node, key, meta, since: Date.now() });
     this.settle(group);
   }
@@ -62,6 +68,50 @@ export class RemotePresence {
       }
     }
     this.settle(group);
+  }
+
+  /** What this node knows of `nodeId`'s entries in `group`, as {@link presenceDigest} summarises them. */
+  digestOf(group: string, nodeId: string): string {
+    const node = originOf(nodeId);
+    const entries = [...(this.byGroup.get(group)?.values() ?? [])].filter((entry) => entry.node === node);
+    return presenceDigest(entries);
+  }
+
+  /**
+   * Repairs what this node knows of `nodeId`'s entries in `group` from that node's whole state,
+   * read after `since`: entries it no longer has leave, entries missing here join. Entries a diff
+   * changed after `since` are left alone (the state may predate that diff). Returns the repair as
+   * a `$presence` diff, or `undefined` when nothing was missing.
+   */
+  reconcile(group: string, nodeId: string, state: PresenceState, since: number): { joins: PresenceState; leaves: PresenceState } | undefined {
+    const node = originOf(nodeId);
+    if (node === this.self) return undefined;
+    const entries = this.entries(group);
+    const reported = new Map<number, { key: string; meta: PresenceMeta }>();
+    for (const entry of presenceEntries(state)) reported.set(entry.meta.sessionId, entry);
+    const joins: PresenceState = {};
+    const leaves: PresenceState = {};
+    let changed = false;
+    for (const [id, entry] of entries) {
+      if (entry.node !== node || reported.has(id) || entry.since >= since) continue;
+      entries.delete(id);
+      addMeta(leaves, entry.key, entry.meta);
+      changed = true;
+    }
+    const now = Date.now();
+    for (const [id, { key, meta }] of reported) {
+      if (entries.has(id) || (this.recentLeaves.get(id) ?? -Infinity) >= since) continue;
+      entries.set(id, { node, key, meta, since: now });
+      addMeta(joins, key, meta);
+      changed = true;
+    }
+    this.settle(group);
+    return changed ? { joins, leaves } : undefined;
+  }
+
+  /** Forgets the leaves seen before `time` (a repair that starts now cannot be misled by them). */
+  forgetLeavesBefore(time: number): void {
+    for (const [id, at] of this.recentLeaves) if (at < time) this.recentLeaves.delete(id);
   }
 
   /** This node no longer has tracked sessions in `group`. */
@@ -131,9 +181,5 @@ export function originOf(nodeId: string): string {
 }
 
 function* metasOf(state: unknown): Generator<{ key: string; meta: PresenceMeta }> {
-  if (typeof state !== 'object' || state === null) return;
-  for (const [key, value] of Object.entries(state as Record<string, { metas?: unknown }>)) {
-    if (!Array.isArray(value?.metas)) continue;
-    for (const meta of value.metas as PresenceMeta[]) if (Number.isSafeInteger(meta?.sessionId)) yield { key, meta };
-  }
+  if (typeof state === 'object' && state !== null) yield* presenceEntries(state as PresenceState);
 }

@@ -292,6 +292,7 @@ export abstract class StormServer<P extends Session, E extends ServerEvents<P>, 
   /** Registers a session and starts it. */
   protected addSession(session: S): void {
     this.sessions.add(session);
+    this.metrics.trackSession(session.metrics);
     this.metrics.totalConnections++;
     this.metrics.activeConnections++;
   }
@@ -352,6 +353,7 @@ export abstract class StormServer<P extends Session, E extends ServerEvents<P>, 
   /** Removes a closed session from the manager and from every group. */
   private forget(session: S): void {
     this.sessions.delete(session);
+    this.metrics.retireSession(session.metrics);
     this.groups.removeFromAll(session);
     // Recovery: from here on, sends on this session object are dropped like on any closed session.
     session.detachedTo = undefined;

@@ -118,4 +118,10 @@ export interface BroadcastRelay extends Partial<NodeMessaging> {
    * flight inside the server can overtake a marker by a little.
    */
   readonly markGrace?: number;
+  /**
+   * How often presence is compared with the other nodes' and repaired, in ms (`0`/absent: never).
+   * For buses that deliver at most once: a `$presence` diff lost in a drop or failover is made good
+   * at the next comparison (docs/recovery-and-presence.md).
+   */
+  readonly presenceSyncInterval?: number;
 }

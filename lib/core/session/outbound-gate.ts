@@ -208,11 +208,6 @@ function count(owner: OutboundOwner, data: Buffer): void {
   const metrics = owner.metrics;
   metrics.messagesSent++;
   metrics.bytesSent += data.length;
-  const server = owner.limits.serverMetrics;
-  if (server !== undefined) {
-    server.messagesSent++;
-    server.bytesSentTotal += data.length;
-  }
 }
 
 function waitForDrain(owner: OutboundOwner): Promise<void> {

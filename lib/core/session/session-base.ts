@@ -213,7 +213,7 @@ export abstract class SessionBase extends SessionLifecycle implements Session {
     }
     if (isPromiseLike(transformed)) {
       return transformed.then(
-        (value) => (value === null ? this.dropInbound(data, isText) : this.sink.sessionMessage(this, value, isText)),
+        (value) => (value === null ? this.dropInbound(data, isText) : this.dispatchTransformed(value, isText)),
         (error: unknown) => this.sink.sessionError(this, toError(error)),
       );
     }
@@ -221,7 +221,18 @@ export abstract class SessionBase extends SessionLifecycle implements Session {
       this.dropInbound(data, isText);
       return undefined;
     }
-    return this.sink.sessionMessage(this, transformed, isText);
+    return this.dispatchTransformed(transformed, isText);
+  }
+
+  /** Whether `data` is an ack of the event protocol, now settled (outlined: the common path stays small). */
+  private isAck(data: Buffer, isText: boolean): boolean {
+    return this.sink.takeAck?.(this, data, isText) === true;
+  }
+
+  /** What receiving middleware let through: an ack among it settles its request (`receive` saw only the untransformed bytes). */
+  private dispatchTransformed(data: Buffer, isText: boolean): Promise<void> | undefined {
+    if (this.sink.takeAck?.(this, data, isText) === true) return undefined;
+    return this.sink.sessionMessage(this, data, isText);
   }
 
   /** Receiving middleware dropped a message: counted, and a request among them still gets its one answer (503). */
@@ -258,13 +269,8 @@ export abstract class SessionBase extends SessionLifecycle implements Session {
     const metrics = this.metrics;
     metrics.messagesReceived++;
     metrics.bytesReceived += data.length;
-    const server = this.limits.serverMetrics;
-    if (server !== undefined) {
-      server.messagesReceived++;
-      server.bytesReceivedTotal += data.length;
-    }
     // Acks settle `session.request()`s at once: queued behind a handler that awaits one, they would deadlock it.
-    if (this.limits.eventCodec !== undefined && this.sink.takeAck?.(this, data, isText) === true) return;
+    if (this.limits.eventCodec !== undefined && this.isAck(data, isText)) return;
     const inbound = this.inbound;
     if (inbound !== undefined) {
       inbound.push(data, isText);

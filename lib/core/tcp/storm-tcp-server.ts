@@ -114,8 +114,6 @@ export class StormTcpServer extends StormServer<TcpSession, TcpServerEvents, Eng
 
   /** @internal */
   sessionMessage(session: Session, data: Buffer): Promise<void> | undefined {
-    // Without receiving middleware the session already looked for an ack in these very bytes.
-    if (this.middleware.hasReceivers && this.takeAck(session, data, false)) return undefined;
     return this.emitPair('data', session as TcpSession, data);
   }
 }

@@ -90,7 +90,7 @@ export class EngineTcpSession extends SessionBase implements TcpSession {
     super(limits, sink, metrics);
     this.remoteEndPoint = remoteEndPointOf(socket, options.unixPath);
     this.decoder = options.framer.createDecoder(options.maxMessageSize);
-    this.out = new OutboundBatch(socket, () => this.drained());
+    this.out = new OutboundBatch(socket, () => this.writtenWhileWaiting());
   }
 
   get pendingSendBytes(): number {
@@ -123,11 +123,14 @@ export class EngineTcpSession extends SessionBase implements TcpSession {
   handleData(chunk: Buffer): void {
     if (this.state !== ConnectionState.Connected) return;
     const before = this.metrics.messagesReceived;
+    // Replies written while this read is handled go out in one write at its end.
+    const held = this.out.hold();
     try {
       this.decoder.push(chunk, this.onFrame);
     } catch (error) {
       this.badInput(error);
     }
+    if (held) this.out.flush();
     // Only complete messages count as activity for idleTimeout: a peer that trickles a message
     // a byte at a time (framing slowloris) is closed like an idle one.
     if (this.metrics.messagesReceived !== before) this.lastReceiveAt = clockMs();
@@ -147,6 +150,16 @@ export class EngineTcpSession extends SessionBase implements TcpSession {
     if (this.state !== ConnectionState.Connected) return;
     // The peer finished sending: handle what it sent, flush the replies, then close our side.
     void this.quiesce().then(() => this.terminate(this.options.peerClosedReason));
+  }
+
+  /** @internal A sender waits for the socket to drain: the next flushes report when they reach the operating system. */
+  override watchDrain(): void {
+    this.out.notifyWritten = true;
+  }
+
+  private writtenWhileWaiting(): void {
+    this.drained();
+    if (this.drainWaiter === undefined) this.out.notifyWritten = false;
   }
 
   /** @internal */

@@ -464,8 +464,7 @@ export class StormWebSocketServer extends StormServer<WsSession, WebSocketServer
         return undefined;
       }
     }
-    // Without receiving middleware the session already looked for an ack in these very bytes.
-    if ((this.middleware.hasReceivers && this.takeAck(session, data, isText)) || !this.hasListeners('message')) return undefined;
+    if (!this.hasListeners('message')) return undefined;
     return this.emitPair('message', session as EngineWsSession, new WsMessage(data, isText));
   }
 }

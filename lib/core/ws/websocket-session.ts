@@ -16,6 +16,11 @@ import { clockMs } from '../util/clock.js';
 import type { SessionWebSocket } from './session-websocket.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
+
+/** An empty write, queued behind pending bytes to learn when they have gone out. */
+const EMPTY = Buffer.alloc(0);
+const DRAIN_LISTENED = 1;
+const WRITE_BARRIER = 2;
 /** What the client sent in its WebSocket handshake. */
 export interface WsHandshake {
   /** Request path without the query string. */
@@ -191,8 +196,11 @@ export class EngineWsSession extends SessionBase implements WsSession {
   /** The write batch, created on the second message (the first is written directly). */
   private out: OutboundBatch | undefined;
   private lingerTimer: NodeJS.Timeout | undefined;
-  /** Set once a sender waited for the socket to drain (the 'drain' listener is added then). */
-  private drainWatched: true | undefined;
+  /**
+   * Set once a sender waited for the socket to drain (the 'drain' listener is added then):
+   * `WRITE_BARRIER` while an empty write waits to report that the bytes queued before it went out.
+   */
+  private drainWatched: typeof DRAIN_LISTENED | typeof WRITE_BARRIER | undefined;
 
   /** @internal */
   constructor(
@@ -294,9 +302,29 @@ export class EngineWsSession extends SessionBase implements WsSession {
 
   /** @internal A sender waits for the socket to drain: listened for from the first wait on (most sessions never wait). */
   override watchDrain(): void {
-    if (this.drainWatched === true) return;
-    this.drainWatched = true;
-    this.socket.on('drain', () => this.drained());
+    if (this.drainWatched === undefined) {
+      this.drainWatched = DRAIN_LISTENED;
+      this.socket.on('drain', () => this.drained());
+    }
+    // 'drain' only comes after the socket held more than its high-water mark (16 KiB), which a
+    // smaller `maxPendingSendBytes` may never reach: also learn when what is queued now is written.
+    this.awaitWritten();
+  }
+
+  /** Until no sender waits: an empty write queued behind everything pending reports when it has gone out. */
+  private awaitWritten(): void {
+    if (this.drainWatched === WRITE_BARRIER || this.socket.destroyed) return;
+    this.drainWatched = WRITE_BARRIER;
+    this.flushWrites();
+    this.socket.write(EMPTY, () => {
+      this.drainWatched = DRAIN_LISTENED;
+      this.drained();
+      if (this.drainWaiter === undefined || this.state !== ConnectionState.Connected) return;
+      // Still over the limit. With bytes queued in the socket, the next barrier waits for them;
+      // with none (ws is still compressing), check again after I/O rather than spinning on ticks.
+      if (this.socket.writableLength > 0) this.awaitWritten();
+      else setImmediate(() => this.awaitWritten());
+    });
   }
 
   /** @internal */

@@ -179,4 +179,28 @@ describe('metrics', () => {
     assert.equal(histogram.count, 1);
     assert.ok((histogram.max ?? 0) <= Date.now() - startedAt, `duration ${histogram.max} ms within the test`);
   });
+
+  it('keeps a closed session\'s traffic in the server totals (they never go down)', async () => {
+    // Session 2 closed in the previous test; its messages and bytes still count.
+    const m = server.metrics;
+    const all = sizes.flat();
+    assert.equal(m.messagesReceived, all.length + 1);
+    assert.equal(m.messagesSent, all.length);
+    assert.equal(m.bytesReceivedTotal, payloadBytes(all) + 4);
+    assert.equal(m.bytesSentTotal, payloadBytes(all));
+    // More traffic on an open session adds to the totals.
+    await clients[1]!.send(Buffer.alloc(10, 9));
+    await waitFor(() => m.messagesSent === all.length + 1, { timeout: T, message: 'the extra echo' });
+    assert.equal(m.bytesSentTotal, payloadBytes(all) + 10);
+    assert.equal(m.bytesReceivedTotal, payloadBytes(all) + 4 + 10);
+    assert.deepEqual(
+      { sent: m.toJSON().messagesSent, received: m.toJSON().messagesReceived },
+      { sent: all.length + 1, received: all.length + 2 },
+    );
+    // Read like the plain fields they were: enumerable, copied by a spread.
+    const copy = { ...m };
+    assert.equal(copy.messagesSent, all.length + 1);
+    assert.equal(copy.bytesReceivedTotal, payloadBytes(all) + 4 + 10);
+    for (const key of ['messagesSent', 'messagesReceived', 'bytesSentTotal', 'bytesReceivedTotal']) assert.ok(Object.keys(m).includes(key), key);
+  });
 });

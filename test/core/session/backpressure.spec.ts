@@ -53,6 +53,14 @@ function countFrames(bytes: Buffer): number {
   return new LengthPrefixReader().push(bytes).length;
 }
 
+/** Every one of `sent` length-prefixed copies of `chunk` reached the client, none dropped. */
+async function assertAllArrived(client: RawClient, session: TcpSession, sent: number, chunk: Buffer): Promise<void> {
+  const total = sent * (chunk.length + 4);
+  await waitFor(() => client.bufferedBytes >= total, { timeout: T, message: `${total} bytes at the client` });
+  assert.equal(countFrames(await client.readExactly(total, T)), sent);
+  assert.equal(session.metrics.messagesDropped, 0);
+}
+
 describe('slow consumers', () => {
   const cleanup: (() => Promise<void> | void)[] = [];
 
@@ -75,10 +83,7 @@ describe('slow consumers', () => {
     assert.equal(session.isBackpressured, true);
     client.socket.resume();
     await withTimeout(waiting, T, 'send to resolve after the peer resumed reading');
-    const total = sent * (chunk.length + 4);
-    await waitFor(() => client.bufferedBytes >= total, { timeout: T, message: `${total} bytes at the client` });
-    assert.equal(countFrames(await client.readExactly(total, T)), sent);
-    assert.equal(session.metrics.messagesDropped, 0);
+    await assertAllArrived(client, session, sent, chunk);
     assert.equal(session.metrics.messagesSent, sent);
   });
 
@@ -97,6 +102,35 @@ describe('slow consumers', () => {
     const sends = [0, 1, 2].map(() => session.send(Buffer.alloc(600, 7)));
     await withTimeout(Promise.all(sends), 2000, 'sends under the wait policy');
     assert.equal((await client.readExactly(1800, T)).length, 1800);
+  });
+
+  it('wakes a waiting send when the socket holds less than its high-water mark (no drain event comes)', async () => {
+    // 5 KiB messages against a 4 KiB limit: once the kernel buffer is full, the socket holds one
+    // or two of them, under Node's 16 KiB high-water mark, so it never emits 'drain'; the session
+    // must learn from the write itself that the bytes left.
+    const server = await startTcpServer({
+      framer: new LengthPrefixFramer(),
+      slowConsumerPolicy: SlowConsumerPolicy.Wait,
+      socket: { maxPendingSendBytes: 4 * KiB },
+    });
+    cleanup.push(() => closeServer(server));
+    const opened = nextSession(server);
+    const client = await RawClient.connect({ port: server.port! });
+    cleanup.push(() => client.destroy());
+    client.socket.pause();
+    const session = await opened;
+    const chunk = Buffer.alloc(5 * KiB, 3);
+    let sent = await fillUntilBackpressured(session, chunk);
+    assert.ok(session.socket.writableLength < session.socket.writableHighWaterMark, 'the socket holds less than its high-water mark');
+    const waiting = session.send(chunk);
+    sent++;
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    await delay(100);
+    assert.equal(settled, false, 'send must wait while the peer does not read');
+    client.socket.resume();
+    await withTimeout(waiting, T, 'send to resolve after the peer resumed reading');
+    await assertAllArrived(client, session, sent, chunk);
   });
 
   it('drops messages for a backpressured session under the drop policy and counts them', async () => {

@@ -146,6 +146,31 @@ describe('slow consumers (socket.maxPendingSendBytes)', () => {
     assert.equal(session.metrics.messagesDropped, 0);
   });
 
+  it('wakes a waiting send when the socket holds less than its high-water mark (no drain event comes)', async () => {
+    // 5 KiB messages against a 4 KiB limit: once the kernel buffer is full the socket holds one or
+    // two of them, under Node's 16 KiB high-water mark, so it never emits 'drain'.
+    const server = await serve({ slowConsumerPolicy: SlowConsumerPolicy.Wait, socket: { maxPendingSendBytes: 4 * 1024 } });
+    const { raw, session } = await stalledPeer(server);
+    const payload = Buffer.alloc(5 * 1024, 0x2e);
+    let sent = 0;
+    const deadline = Date.now() + T;
+    while (!session.isBackpressured) {
+      assert.ok(Date.now() < deadline && sent < 10_000, `not backpressured after ${sent} messages`);
+      void session.send(payload);
+      sent++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(session.pendingSendBytes < 16 * 1024, `${session.pendingSendBytes} bytes pending, under the high-water mark`);
+    const waiting = session.send(payload);
+    sent++;
+    await delay(100);
+    assert.equal(await isSettled(waiting), false, 'send() waits while backpressured');
+    raw.resume();
+    await withTimeout(waiting, T, 'send to resolve after the peer resumed reading');
+    for (let i = 0; i < sent; i++) assert.equal((await raw.readFrame(T)).payload.length, payload.length);
+    assert.equal(session.metrics.messagesDropped, 0);
+  });
+
   it('cuts off a peer that stays stalled past 8x maxPendingSendBytes under the wait policy', async () => {
     const server = await serve({ slowConsumerPolicy: SlowConsumerPolicy.Wait });
     const { session } = await stalledPeer(server);
