@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { Cluster } from 'ioredis';
 
 import { RedisBackplane } from '../../lib/cluster/index.js';
+import type { RedisConnection } from '../../lib/cluster/redis/redis-connection.js';
+import { SLOT_REFRESH_TIMING, SlotRefresher } from '../../lib/cluster/redis/redis-slot-refresh.js';
 import { silentLogger } from '../../lib/core/index.js';
 import { delay, waitFor, withTimeout } from '../support/wait.js';
 import { backplaneContract, texts, TwoNodes, untilRelayed, type Member } from './support/backplane-contract.js';
@@ -40,6 +42,35 @@ describe('RedisBackplane on a Redis Cluster (3 masters + 3 replicas)', { skip: r
     const masters = new Set<number>();
     for (let i = 0; i < 50; i++) masters.add(await cluster.masterOf(slotOf(`storm:ch:group:shard-${i}`)));
     assert.equal(masters.size, 3);
+  });
+
+  it('checks the slot map with CLUSTER SLOTS and reloads it only when it differs (publisher and sharded subscriber)', async () => {
+    for (const shardedSubscribers of [false, true]) {
+      const connection = new Cluster(cluster.nodes, { slotsRefreshInterval: 0, enableOfflineQueue: false, shardedSubscribers });
+      connection.on('error', () => {});
+      let refreshes = 0;
+      connection.on('refresh', () => refreshes++);
+      const refresher = new SlotRefresher(connection as unknown as RedisConnection, { ...SLOT_REFRESH_TIMING, followUps: [], safetyInterval: 100 });
+      try {
+        await waitFor(() => connection.status === 'ready', { timeout: 10_000 });
+        await waitFor(() => connection.slots.length === 16_384, { timeout: 5000 });
+        const loaded = refreshes;
+        // A stable cluster: about eight checks, all matching ioredis's map.
+        await delay(900);
+        assert.equal(refreshes, loaded, `shardedSubscribers ${shardedSubscribers}: no reload while the map matches`);
+        // ioredis's map now differs from the cluster's: the next check reloads it.
+        const owner = connection.slots[0]!;
+        connection.slots[0] = ['127.0.0.1:1'];
+        await waitFor(() => refreshes > loaded, { timeout: 5000, message: 'a differing map is reloaded' });
+        await waitFor(() => connection.slots[0]?.join() === owner.join(), { timeout: 5000 });
+        const reloaded = refreshes;
+        await delay(500);
+        assert.equal(refreshes, reloaded, 'once reloaded, the checks match again');
+      } finally {
+        refresher.close();
+        connection.disconnect();
+      }
+    }
   });
 
   it('takes an ioredis Cluster as client and reaches nodes built from start-up nodes', async () => {

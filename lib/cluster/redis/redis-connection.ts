@@ -35,6 +35,8 @@ export interface RedisConnection {
   /** ioredis `Cluster` only: the slot map was reloaded. */
   on(event: 'refresh', listener: () => void): this;
   removeAllListeners(): this;
+  /** ioredis `Cluster` only: per slot, `host:port` of its master then of its replicas, as last loaded. */
+  readonly slots?: readonly (readonly string[] | undefined)[];
   /** ioredis `Cluster` only: reloads the slot map (`CLUSTER SLOTS`) and moves connections to match. */
   refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
 }

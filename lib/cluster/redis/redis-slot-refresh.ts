@@ -1,3 +1,4 @@
+import { withTimeout } from '../with-timeout.js';
 import type { RedisConnection } from './redis-connection.js';
 
 /** @internal When {@link SlotRefresher} refreshes, in ms. */
@@ -6,12 +7,46 @@ export interface SlotRefreshTiming {
   readonly minGap: number;
   /** After ioredis refreshed the slot map on an event, it is refreshed again this long after. */
   readonly followUps: readonly number[];
-  /** How often the slot map is refreshed when nothing asks for it (a safety net). */
+  /** How often the slot map is checked when nothing asks for it (a safety net). */
   readonly safetyInterval: number;
+  /** How long a `CLUSTER SLOTS` check may take before it counts as failed (and refreshes). */
+  readonly checkTimeout: number;
 }
 
 /** @internal The timing the backplane uses. */
-export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: [250, 500, 1000, 2000, 3000], safetyInterval: 3_000 };
+export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: [250, 500, 1000, 2000, 3000], safetyInterval: 3_000, checkTimeout: 1000 };
+
+/**
+ * @internal Whether a `CLUSTER SLOTS` answer is the slot map ioredis already holds (`Cluster.slots`:
+ * per slot, `host:port` of the master, then of its replicas), i.e. whether `refreshSlotsCache` would
+ * build the same map from it. Only the slots the answer covers are compared (ioredis leaves the
+ * others as they are too). Anything unexpected — not an array, a malformed range, a slot ioredis
+ * maps differently — is a mismatch: the caller then refreshes, which is always safe. ioredis applies
+ * its `natMap` to the hosts it reads; with a `natMap` the answer never matches, and every check
+ * refreshes (the behaviour without the check).
+ */
+export function slotMapMatches(answer: unknown, slots: readonly (readonly string[] | undefined)[] | undefined): boolean {
+  if (!Array.isArray(answer) || answer.length === 0 || slots === undefined) return false;
+  for (const range of answer as unknown[]) {
+    if (!Array.isArray(range) || range.length < 3) return false;
+    const [first, last] = range as unknown[];
+    if (typeof first !== 'number' || typeof last !== 'number' || first < 0 || last < first || last >= 16_384) return false;
+    const keys: string[] = [];
+    for (let i = 2; i < range.length; i++) {
+      const node: unknown = range[i];
+      if (!Array.isArray(node)) return false;
+      // ioredis skips entries without a host (a node that lost its address), so does this.
+      if (!node[0]) continue;
+      keys.push(`${String(node[0])}:${String(node[1])}`);
+    }
+    for (let slot = first; slot <= last; slot++) {
+      const held = slots[slot];
+      if (held === undefined || held.length !== keys.length) return false;
+      for (let k = 0; k < keys.length; k++) if (held[k] !== keys[k]) return false;
+    }
+  }
+  return true;
+}
 
 /**
  * @internal Refreshes a Redis Cluster connection's slot map when something suggests it changed,
@@ -31,6 +66,12 @@ export const SLOT_REFRESH_TIMING: SlotRefreshTiming = { minGap: 500, followUps: 
  *   0.25, 0.5, 1, 2 and 3 s later (`followUps`), which move the subscriptions once the node asked
  *   knows (replicas learn a new owner by gossip, up to about a second later).
  * - A safety net every 3 s (`safetyInterval`), for changes nothing signals.
+ *
+ * The follow-ups and the safety net first ask the connection for `CLUSTER SLOTS` (one small reply
+ * on a connection already open) and refresh only when the answer differs from ioredis's map
+ * ({@link slotMapMatches}) or the question fails: on a stable cluster a check keeps the event loop
+ * busy about 0.5–0.7 ms where a refresh took 1.8 ms (publisher) and 4.9 ms (sharded subscriber),
+ * up to 7.6 ms (medians of 10, 2-core VM). Failures (`request`) refresh at once.
  */
 export class SlotRefresher {
   private last = 0;
@@ -40,13 +81,15 @@ export class SlotRefresher {
   /** Refreshes started here and not finished: their `refresh` events are not ioredis's own. */
   private own = 0;
   private closed = false;
+  /** A `CLUSTER SLOTS` check is on its way. */
+  private checking = false;
 
   constructor(
     private readonly connection: RedisConnection,
     private readonly timing: SlotRefreshTiming = SLOT_REFRESH_TIMING,
   ) {
     connection.on('refresh', this.onRefresh);
-    this.safety = setInterval(() => this.refresh(), timing.safetyInterval);
+    this.safety = setInterval(this.check, timing.safetyInterval);
     this.safety.unref();
   }
 
@@ -85,13 +128,31 @@ export class SlotRefresher {
     });
   }
 
+  /** Refreshes if the cluster's slot map differs from the connection's (or cannot be read). */
+  private readonly check = (): void => {
+    const connection = this.connection;
+    if (this.checking || this.closed || connection.status !== 'ready' || connection.refreshSlotsCache === undefined) return;
+    this.checking = true;
+    withTimeout(connection.call('CLUSTER', 'SLOTS'), this.timing.checkTimeout).then(
+      (answer) => {
+        this.checking = false;
+        if (!slotMapMatches(answer, connection.slots)) this.refresh();
+      },
+      () => {
+        this.checking = false;
+        // The node asked failed or did not answer (gone, failing over): a refresh finds out what changed.
+        this.request();
+      },
+    );
+  };
+
   /** A refresh ioredis started itself (on an event): check again a little later. */
   private readonly onRefresh = (): void => {
     if (this.own > 0 || this.closed || this.followUps.size > 0) return;
     for (const after of this.timing.followUps) {
       const followUp = setTimeout(() => {
         this.followUps.delete(followUp);
-        this.refresh();
+        this.check();
       }, after);
       followUp.unref();
       this.followUps.add(followUp);
