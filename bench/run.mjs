@@ -678,40 +678,66 @@ async function main() {
 
 let clusterResults;
 /**
- * One row of the cross-node scenarios, from one run of bench/cluster-quick.mjs shared by both
- * (it starts its own node processes and buses; see that file).
+ * One row of the cross-node scenarios, from `--reps` runs of bench/cluster-quick.mjs shared by
+ * both scenarios (each run starts its own node processes and buses; see that file). Like every
+ * other row, the row is the median of the repetitions.
  */
 async function clusterRow(scenario, target) {
   clusterResults ??= (async () => {
-    const out = path.join(os.tmpdir(), `storm-cluster-bench-${process.pid}.json`);
-    log(`[cluster] bench/cluster-quick.mjs (node processes, redis-server, Redis Cluster, nats-server)`);
-    // The latency window is 3 s in --quick too: a 1 s window's p99 is decided by one or two stalls
-    // of any process in the row (a 10-27 ms scavenge in the clients' process alone is 1% of it),
-    // so the same code gave p99s 2-3x apart run to run (docs/benchmarks.md, issue 15).
-    const args = [path.join(ROOT, 'bench', 'cluster-quick.mjs'), '--json', out, '--clients', String(options.clusterClients),
-      '--messages', quick ? '5000' : '20000', '--latency-seconds', '3'];
-    try {
-      execFileSync(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
-      return JSON.parse(readFileSync(out, 'utf8'));
-    } catch (error) {
-      return { error: String(error?.message ?? error).split('\n')[0] };
+    const runs = [];
+    for (let rep = 0; rep < options.reps; rep++) {
+      const out = path.join(os.tmpdir(), `storm-cluster-bench-${process.pid}-${rep}.json`);
+      log(`[cluster ${rep + 1}/${options.reps}] bench/cluster-quick.mjs (node processes, redis-server, Redis Cluster, nats-server)`);
+      // The latency window is 3 s in --quick too: a 1 s window's p99 is decided by one or two stalls
+      // of any process in the row (a 10-27 ms scavenge in the clients' process alone is 1% of it),
+      // so the same code gave p99s 2-3x apart run to run (docs/benchmarks.md, issue 15).
+      const args = [path.join(ROOT, 'bench', 'cluster-quick.mjs'), '--json', out, '--clients', String(options.clusterClients),
+        '--messages', quick ? '5000' : '20000', '--latency-seconds', '3'];
+      try {
+        execFileSync(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
+        runs.push(JSON.parse(readFileSync(out, 'utf8')));
+      } catch (error) {
+        return { error: String(error?.message ?? error).split('\n')[0] };
+      }
     }
+    return { runs };
   })();
-  const results = await clusterResults;
-  if (results.error) return { error: results.error };
+  const { runs, error } = await clusterResults;
+  if (error) return { error };
   const kind = target.id.replace(/^cross-/, '');
-  if (results.skipped?.[kind]) return { skipped: results.skipped[kind] };
+  if (runs[0].skipped?.[kind]) return { skipped: runs[0].skipped[kind] };
+  const reps = runs.map((results) => clusterRep(scenario, target, results)).filter((rep) => rep !== undefined);
+  if (reps.length === 0) return { error: 'no result' };
+  log(`    ${scenario.id} / ${target.id}: ${reps.map((r) => `${formatValue(r.value, scenario.unit)} (other ${Math.round(r.otherCpu * 100)}%)`).join(', ')}`);
+  const pick = (f) => median(reps.map(f));
+  const row = {
+    irqCpu: NaN,
+    errors: 0,
+    reps,
+    value: pick((r) => r.value),
+    srvCpu: pick((r) => r.srvCpu),
+    genCpu: pick((r) => r.genCpu),
+    otherCpu: pick((r) => r.otherCpu),
+    perCore: pick((r) => r.perCore),
+    p50: pick((r) => r.p50),
+    p99: pick((r) => r.p99),
+  };
+  if (scenario.id === 'cluster-throughput') return row;
+  return { ...row, rate: pick((r) => r.rate), unitIsP99: true };
+}
+
+/** One repetition of a cross-node row from one bench/cluster-quick.mjs run. */
+function clusterRep(scenario, target, results) {
   const burst = results.results.find((r) => r.scenario === target.id && r.mode === 'burst');
   const steady = results.results.find((r) => r.scenario === target.id && r.mode !== 'burst');
-  if (!burst || !steady) return { error: 'no result' };
+  if (!burst || !steady) return undefined;
   // srv = the node delivering to the clients, gen = the clients' process, other = every process
   // outside the scenario (its publishing node and bus processes are not "other").
   const cpu = (r) => ({ srvCpu: r.receiverCpu ?? NaN, genCpu: r.clientsCpu ?? NaN, otherCpu: r.otherCpu ?? NaN });
-  const base = { irqCpu: NaN, perCore: NaN, errors: 0, reps: [] };
   if (scenario.id === 'cluster-throughput') {
-    return { ...base, ...cpu(burst), perCore: burst.msgPerSec / burst.receiverCpu, value: burst.msgPerSec, p50: burst.p50, p99: burst.p99 };
+    return { ...cpu(burst), perCore: burst.msgPerSec / burst.receiverCpu, value: burst.msgPerSec, p50: burst.p50, p99: burst.p99 };
   }
-  return { ...base, ...cpu(steady), value: steady.p99, p50: steady.p50, p99: steady.p99, rate: steady.rate, unitIsP99: true };
+  return { ...cpu(steady), perCore: NaN, value: steady.p99, p50: steady.p50, p99: steady.p99, rate: steady.rate };
 }
 
 const TABLE_START = '<!-- bench:table:start -->';
