@@ -145,7 +145,7 @@ export class ClusterPresence {
     if (groups.length === 0) return;
     this.repairing = true;
     const started = Date.now();
-    this.remote.forgetLeavesBefore(started);
+    this.remote.beginRepair();
     try {
       const replies = await relay.requestAll!(DIGEST_TOPIC, { groups }, { timeout: STATE_TIMEOUT });
       for (const reply of replies) {
@@ -163,6 +163,7 @@ export class ClusterPresence {
     } catch {
       // The bus or a node did not answer: the next repair tries again.
     } finally {
+      this.remote.endRepair();
       this.repairing = false;
     }
   }

@@ -27,8 +27,11 @@ export class RemotePresence {
   private readonly seenAlive = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
-  /** Sessions a leave diff removed, with when: a state read before that leave must not bring them back. */
-  private readonly recentLeaves = new Map<number, number>();
+  /**
+   * While a repair runs: the sessions a leave diff removed since it started (a state read before
+   * that leave must not bring them back). `undefined` otherwise, so nothing is kept between repairs.
+   */
+  private leavesDuringRepair: Set<number> | undefined;
 
   constructor(
     private readonly relay: BroadcastRelay,
@@ -48,10 +51,9 @@ export class RemotePresence {
       return;
     }
     const entries = this.entries(group);
-    const now = Date.now();
     for (const { meta } of metasOf(data?.leaves)) {
       entries.delete(meta.sessionId);
-      this.recentLeaves.set(meta.sessionId, now);
+      this.leavesDuringRepair?.add(meta.sessionId);
     }
     for (const { key, meta } of metasOf(data?.joins)) entries.set(meta.sessionId, { node, key, meta, since: Date.now() });
     this.settle(group);
@@ -73,8 +75,10 @@ export class RemotePresence {
   /** What this node knows of `nodeId`'s entries in `group`, as {@link presenceDigest} summarises them. */
   digestOf(group: string, nodeId: string): string {
     const node = originOf(nodeId);
-    const entries = [...(this.byGroup.get(group)?.values() ?? [])].filter((entry) => entry.node === node);
-    return presenceDigest(entries);
+    const entries = this.byGroup.get(group)?.values() ?? [];
+    return presenceDigest((function* () {
+      for (const entry of entries) if (entry.node === node) yield entry;
+    })());
   }
 
   /**
@@ -100,7 +104,7 @@ export class RemotePresence {
     }
     const now = Date.now();
     for (const [id, { key, meta }] of reported) {
-      if (entries.has(id) || (this.recentLeaves.get(id) ?? -Infinity) >= since) continue;
+      if (entries.has(id) || this.leavesDuringRepair?.has(id) === true) continue;
       entries.set(id, { node, key, meta, since: now });
       addMeta(joins, key, meta);
       changed = true;
@@ -109,9 +113,14 @@ export class RemotePresence {
     return changed ? { joins, leaves } : undefined;
   }
 
-  /** Forgets the leaves seen before `time` (a repair that starts now cannot be misled by them). */
-  forgetLeavesBefore(time: number): void {
-    for (const [id, at] of this.recentLeaves) if (at < time) this.recentLeaves.delete(id);
+  /** A repair starts: leave diffs from now on are remembered until {@link endRepair}. */
+  beginRepair(): void {
+    this.leavesDuringRepair = new Set();
+  }
+
+  /** The repair ended. */
+  endRepair(): void {
+    this.leavesDuringRepair = undefined;
   }
 
   /** This node no longer has tracked sessions in `group`. */
