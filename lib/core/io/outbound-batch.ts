@@ -21,6 +21,8 @@ const SLAB_SIZE = 64 * 1024;
 const MAX_SLAB_PIECE = SLAB_SIZE / 4;
 let slab: Buffer | undefined;
 let slabUsed = 0;
+/** The piece cut last from the current slab: only its unused end can go back. */
+let lastPiece: Buffer | undefined;
 
 function takeMemory(size: number): Buffer {
   if (size > MAX_SLAB_PIECE) return Buffer.allocUnsafe(size);
@@ -32,14 +34,15 @@ function takeMemory(size: number): Buffer {
   // internals keeps one object shape, so their optimised code is not thrown away for a second one.
   const piece = slab.subarray(slabUsed, slabUsed + size);
   slabUsed += size;
+  lastPiece = piece;
   return piece;
 }
 
 /** The batch `piece` keeps only its first `used` bytes: if nothing was cut from the slab after it, the rest goes back. */
 function returnUnused(piece: Buffer, used: number): void {
-  if (slab !== undefined && piece.buffer === slab.buffer && piece.byteOffset + piece.length === slab.byteOffset + slabUsed) {
-    slabUsed -= piece.length - used;
-  }
+  if (piece !== lastPiece) return;
+  slabUsed -= piece.length - used;
+  lastPiece = undefined;
 }
 
 /** Shared by every batch with nothing collected (never written to): an idle batch holds no array of its own. */

@@ -231,7 +231,7 @@ export abstract class SessionBase extends SessionLifecycle implements Session {
 
   /** What receiving middleware let through: an ack among it settles its request (`receive` saw only the untransformed bytes). */
   private dispatchTransformed(data: Buffer, isText: boolean): Promise<void> | undefined {
-    if (this.sink.takeAck?.(this, data, isText) === true) return undefined;
+    if (this.isAck(data, isText)) return undefined;
     return this.sink.sessionMessage(this, data, isText);
   }
 
