@@ -143,6 +143,8 @@ describe('RedisBackplane on a Redis Cluster (3 masters + 3 replicas)', { skip: r
         local.push(l);
       }
       await untilRelayed(nodes.a, groups, remote, 15_000);
+      const receiver = nodes.backplanes[1] as RedisBackplane;
+      assert.deepEqual(stringListeners(receiver), [0, 0, 0], 'one sharded subscriber per master, none decoding messages to strings');
       const victim = await cluster.masterOf(slotOf(`storm:ch:group:${groups[0]}`));
       const onVictim = await Promise.all(groups.map(async (g) => (await cluster.masterOf(slotOf(`storm:ch:group:${g}`))) === victim));
       assert.ok(onVictim.some(Boolean) && !onVictim.every(Boolean), 'some groups live on the killed master, some elsewhere');
@@ -189,12 +191,36 @@ describe('RedisBackplane on a Redis Cluster (3 masters + 3 replicas)', { skip: r
       }
       assert.ok(resumedAfter < 10_000);
       t.diagnostic(`every group resumed ${resumedAfter} ms after the kill`);
+      // The subscriber ioredis created for the promoted replica decodes to buffers only too.
+      const after = stringListeners(receiver);
+      assert.ok(after.length >= 3 && after.every((count) => count === 0), `string listeners after the failover: ${after.join(', ')}`);
       await cluster.waitHealthy(10_000);
     } finally {
       await nodes.stop();
     }
   });
 });
+
+/**
+ * Per sharded subscriber connection of a backplane's subscriber (one per master), how many
+ * `smessage` listeners it has: ioredis decodes each sharded message to a string when there is one
+ * (`dropStringMessages`). Reads ioredis internals on purpose: if they change shape, this fails
+ * and says that the receive path decodes every frame twice again.
+ */
+function stringListeners(backplane: RedisBackplane): number[] {
+  type Instance = { listenerCount(event: string): number };
+  const subscriber = (backplane as unknown as { link: { subscriber: { shardedSubscribers?: { shardedSubscribers?: Map<string, { getInstance(): Instance | null }> } } } }).link.subscriber;
+  const subscribers = subscriber.shardedSubscribers?.shardedSubscribers;
+  assert.ok(subscribers instanceof Map, 'ioredis keeps its sharded subscribers in cluster.shardedSubscribers.shardedSubscribers');
+  const counts: number[] = [];
+  for (const sharded of subscribers.values()) {
+    const instance = sharded.getInstance();
+    if (instance === null) continue;
+    assert.equal(instance.listenerCount('smessageBuffer'), 1, 'the buffer listener stays');
+    counts.push(instance.listenerCount('smessage'));
+  }
+  return counts;
+}
 
 // A live slot migration (resharding) under traffic, step by step, on a cluster of its own (in this
 // file, after the describe above, so the two clusters never run at once): the

@@ -32,8 +32,8 @@ export interface RedisConnection {
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'messageBuffer' | 'smessageBuffer', listener: (channel: Buffer, message: Buffer) => void): this;
   on(event: 'node error', listener: (error: Error, node: string) => void): this;
-  /** ioredis `Cluster` only: the slot map was reloaded. */
-  on(event: 'refresh', listener: () => void): this;
+  /** ioredis `Cluster` only: the slot map was reloaded; a sharded subscriber was created. */
+  on(event: 'refresh' | '+subscriber', listener: () => void): this;
   removeAllListeners(): this;
   /** ioredis `Cluster` only: per slot, `host:port` of its master then of its replicas, as last loaded. */
   readonly slots?: readonly (readonly string[] | undefined)[];
