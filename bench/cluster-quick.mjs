@@ -14,6 +14,10 @@
 //   cross-redis    node A publishes, clients on node B, through one Redis (A → Redis → B → clients)
 //   cross-cluster  the same through a Redis Cluster of 3 masters + 3 replicas (sharded pub/sub)
 //   cross-nats     the same through nats-server
+// Throughput ÷ local: each cross-node row also runs `--pairs` (3) bursts of `--pair-messages`
+// (20 000), each next to one on a node without a backplane started beside it (order alternating);
+// the ratio is the median of those pairs' ratios, which the machine's drift does not move. The
+// latency load stays half of the row's `--messages` burst (the definition since session 3).
 // Every payload carries its send time, so latency is measured end to end (same machine clock).
 // The latency load is paced: the publishing node broadcasts the messages due every millisecond
 // (a steady rate in 1 ms steps, not a burst), after one unmeasured second at the same rate. Each row also reports the CPU used during its run by
@@ -260,6 +264,8 @@ async function main() {
       json: { type: 'string' },
       idle: { type: 'string', default: '0' },
       trace: { type: 'boolean', default: false },
+      pairs: { type: 'string', default: '3' },
+      'pair-messages': { type: 'string', default: '20000' },
     },
   });
   const messages = Number(values.messages);
@@ -267,6 +273,8 @@ async function main() {
   const size = Math.max(12, Number(values.size));
   const latencySeconds = Number(values['latency-seconds']);
   const fixedRate = Number(values.rate);
+  const pairCount = Math.max(1, Number(values.pairs));
+  const pairMessages = Number(values['pair-messages']);
   const kinds = values.backplanes.split(',').filter(Boolean);
   const { default: WebSocket } = await import('ws');
   const support = (file) => import(pathToFileURL(path.join(ROOT, 'build/test/cluster/support', file)).href);
@@ -489,6 +497,35 @@ async function main() {
     control.close();
   };
 
+  /**
+   * Throughput ÷ local, measured in pairs: `--pairs` bursts of `--pair-messages` through the
+   * backplane, each next to one on a node without a backplane started beside it (order
+   * alternating). This VM's speed drifts ±20–40% within seconds, so a ratio of bursts run a minute
+   * apart (the local row's and a cross-node row's) said more about the drift than the backplane,
+   * and a burst of a few thousand messages (50 ms) more about start-up than throughput.
+   */
+  const pairedBursts = async (name, layout, nodes) => {
+    const reference = await startNode(undefined);
+    nodes.push(reference);
+    const single = { publisherPort: reference.port, clientPort: reference.port, receiverPid: reference.child.pid };
+    await run('local', single, pairMessages, 0);
+    await run(name, layout, pairMessages, 0);
+    const pairs = [];
+    for (let i = 0; i < pairCount; i++) {
+      const first = i % 2 === 0 ? await run('local', single, pairMessages, 0) : undefined;
+      const cross = await run(name, layout, pairMessages, 0);
+      const local = first ?? (await run('local', single, pairMessages, 0));
+      pairs.push({ local: local.msgPerSec, cross: cross.msgPerSec, ratio: cross.msgPerSec / local.msgPerSec });
+    }
+    const middle = (list) => [...list].sort((a, b) => a - b)[Math.floor((list.length - 1) / 2)];
+    return {
+      pairs,
+      pairedRatio: middle(pairs.map((pair) => pair.ratio)),
+      pairedRate: middle(pairs.map((pair) => pair.cross)),
+      pairedLocalRate: middle(pairs.map((pair) => pair.local)),
+    };
+  };
+
   console.log(
     `cluster-quick: ${clients} clients, ${size}-byte binary messages, burst of ${messages}, latency at half of each peak for ${latencySeconds} s; ` +
       `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`,
@@ -531,7 +568,9 @@ async function main() {
       // tiny live heap, and a receiving node whose young generation was larger than the headroom
       // left then ran back-to-back mark-compacts through the window.)
       await run(name, layout, Math.round(half), half);
-      results.push(await run(name, layout, Math.min(200_000, Math.round(half * latencySeconds)), half));
+      results.push(await run(name, layout, Math.min(1_000_000, Math.round(half * latencySeconds)), half));
+      // After the latency window, so that its bursts leave nothing (garbage, a replica catching up) to it.
+      if (kind !== 'local') Object.assign(burst, await pairedBursts(name, layout, nodes));
       if (Number(values.idle) > 0 && kind !== 'local' && !idleMeasured) {
         idleMeasured = true;
         await idleMemory(layout.clientPort, Number(values.idle));
@@ -553,6 +592,11 @@ async function main() {
         `${r.msgPerSec ?? ''} | ${r.deliveriesPerSec ?? ''} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ` +
         `${pct(r.receiverCpu)} / ${pct(r.clientsCpu)} / ${pct(r.restCpu)} / ${pct(r.otherCpu)} |`,
     );
+  }
+  for (const r of results) {
+    if (r.pairs === undefined) continue;
+    const list = r.pairs.map((pair) => `${pair.cross}/${pair.local} = ${pair.ratio.toFixed(2)}`).join(', ');
+    console.log(`${r.scenario}: ${pairMessages}-message bursts ÷ local bursts beside them (msg/s): ${list}; median ${r.pairedRatio.toFixed(2)}x`);
   }
   if (values.trace) {
     const f = (n) => (typeof n === 'number' ? n.toFixed(2) : '?');

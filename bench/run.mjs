@@ -651,7 +651,7 @@ async function main() {
     }
     const reference = rows.find((r) => r.id === scenario.reference);
     for (const row of rows) {
-      row.ratio = reference && Number.isFinite(reference.value) ? row.value / reference.value : NaN;
+      row.ratio = row.pairedRatio ?? (reference && Number.isFinite(reference.value) ? row.value / reference.value : NaN);
       row.perCoreRatio = reference && Number.isFinite(reference.perCore) ? row.perCore / reference.perCore : NaN;
     }
     const results = { scenario, rows };
@@ -722,7 +722,17 @@ async function clusterRow(scenario, target) {
     p50: pick((r) => r.p50),
     p99: pick((r) => r.p99),
   };
-  if (scenario.id === 'cluster-throughput') return row;
+  if (scenario.id === 'cluster-throughput') {
+    // A cross-node row's ratio to the local row is the median of all its runs' paired bursts
+    // (each cross-node burst ÷ a local burst run right beside it), not value ÷ the local row's
+    // value: those were measured a minute apart, and this VM drifts ±20–40% within that.
+    const pairs = reps.flatMap((r) => r.pairs ?? []);
+    if (pairs.length > 0) {
+      row.pairedRatio = median(pairs.map((pair) => pair.ratio));
+      log(`    ${target.id} paired ratios: ${pairs.map((pair) => pair.ratio.toFixed(2)).join(', ')} → median ${row.pairedRatio.toFixed(2)}`);
+    }
+    return row;
+  }
   return { ...row, rate: pick((r) => r.rate), unitIsP99: true };
 }
 
@@ -735,7 +745,19 @@ function clusterRep(scenario, target, results) {
   // outside the scenario (its publishing node and bus processes are not "other").
   const cpu = (r) => ({ srvCpu: r.receiverCpu ?? NaN, genCpu: r.clientsCpu ?? NaN, otherCpu: r.otherCpu ?? NaN });
   if (scenario.id === 'cluster-throughput') {
-    return { ...cpu(burst), perCore: burst.msgPerSec / burst.receiverCpu, value: burst.msgPerSec, p50: burst.p50, p99: burst.p99 };
+    // The paired bursts' medians (bench/cluster-quick.mjs); the local row's are those of the local
+    // bursts run beside the cross-node ones. CPU columns and p50/p99 are the single burst's.
+    const localRates = results.results.filter((r) => r.pairedLocalRate !== undefined).map((r) => r.pairedLocalRate);
+    const value = target.id === 'local' && localRates.length > 0 ? median(localRates) : (burst.pairedRate ?? burst.msgPerSec);
+    return {
+      ...cpu(burst),
+      perCore: burst.msgPerSec / burst.receiverCpu,
+      value,
+      p50: burst.p50,
+      p99: burst.p99,
+      pairedRatio: burst.pairedRatio,
+      pairs: burst.pairs,
+    };
   }
   return { ...cpu(steady), perCore: NaN, value: steady.p99, p50: steady.p50, p99: steady.p99, rate: steady.rate };
 }

@@ -56,7 +56,8 @@ export function evaluateGoal(goal, results) {
   }
   if (goal.op === 'p99<') return { target: goal.target, text, ratio: row.p99 / base.p99, met: row.p99 < base.p99 };
   // `metric` names another figure of the rows to compare (e.g. `heapPerConn`); default: the value column.
-  const ratio = goal.metric === undefined ? row.value / base.value : row[goal.metric] / base[goal.metric];
+  // A row measured in pairs against the reference (cross-node throughput) carries its own ratio.
+  const ratio = goal.metric === undefined ? row.pairedRatio ?? row.value / base.value : row[goal.metric] / base[goal.metric];
   const met = goal.op === '>=' ? ratio >= goal.ratio : ratio <= goal.ratio;
   const perCoreRatio = row.perCore / base.perCore;
   const metPerCore = goal.op === '>=' ? perCoreRatio >= goal.ratio : undefined;
