@@ -145,6 +145,7 @@ describe('RedisBackplane on a Redis Cluster (3 masters + 3 replicas)', { skip: r
       await untilRelayed(nodes.a, groups, remote, 15_000);
       const receiver = nodes.backplanes[1] as RedisBackplane;
       assert.deepEqual(stringListeners(receiver), [0, 0, 0], 'one sharded subscriber per master, none decoding messages to strings');
+      assertCompactSlotCopy(receiver);
       const victim = await cluster.masterOf(slotOf(`storm:ch:group:${groups[0]}`));
       const onVictim = await Promise.all(groups.map(async (g) => (await cluster.masterOf(slotOf(`storm:ch:group:${g}`))) === victim));
       assert.ok(onVictim.some(Boolean) && !onVictim.every(Boolean), 'some groups live on the killed master, some elsewhere');
@@ -194,6 +195,9 @@ describe('RedisBackplane on a Redis Cluster (3 masters + 3 replicas)', { skip: r
       // The subscriber ioredis created for the promoted replica decodes to buffers only too.
       const after = stringListeners(receiver);
       assert.ok(after.length >= 3 && after.every((count) => count === 0), `string listeners after the failover: ${after.join(', ')}`);
+      // ioredis copied the new slot map (a replica took over): that copy is compact again.
+      await waitFor(() => sameSlotMaps(receiver), { timeout: 5000, message: 'the subscriber group saw the new slot map' });
+      assertCompactSlotCopy(receiver);
       await cluster.waitHealthy(10_000);
     } finally {
       await nodes.stop();
@@ -220,6 +224,30 @@ function stringListeners(backplane: RedisBackplane): number[] {
     counts.push(instance.listenerCount('smessage'));
   }
   return counts;
+}
+
+type SubscriberCluster = { slots: unknown[]; shardedSubscribers?: { clusterSlots?: unknown } };
+
+function subscriberOf(backplane: RedisBackplane): SubscriberCluster {
+  return (backplane as unknown as { link: { subscriber: SubscriberCluster } }).link.subscriber;
+}
+
+/** Whether the subscriber group's copy of the slot map is the Cluster's current map (as JSON). */
+function sameSlotMaps(backplane: RedisBackplane): boolean {
+  const subscriber = subscriberOf(backplane);
+  return JSON.stringify(subscriber.shardedSubscribers?.clusterSlots) === JSON.stringify(subscriber.slots);
+}
+
+/**
+ * The subscriber group's copy of the slot map (`compactSlotCopy`): equal to the Cluster's map as
+ * JSON, and one array per owner list instead of 16 384. Fails if ioredis's internals change shape.
+ */
+function assertCompactSlotCopy(backplane: RedisBackplane): void {
+  const copy = subscriberOf(backplane).shardedSubscribers?.clusterSlots;
+  assert.ok(Array.isArray(copy) && copy.length === 16_384, 'ioredis keeps its copy in cluster.shardedSubscribers.clusterSlots');
+  assert.ok(sameSlotMaps(backplane), 'the copy equals the slot map');
+  const arrays = new Set(copy.filter((entry) => Array.isArray(entry))).size;
+  assert.ok(arrays >= 3 && arrays <= 16, `one array per owner list, got ${arrays}`);
 }
 
 // A live slot migration (resharding) under traffic, step by step, on a cluster of its own (in this

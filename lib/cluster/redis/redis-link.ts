@@ -1,7 +1,7 @@
 import { BackplaneError, BackplaneErrorCode } from '../backplane.error.js';
 import type { ResolvedRedisOptions } from './redis-backplane-options.js';
 import type { RedisConnection, RedisConnectionFactory, RedisRole } from './redis-connection.js';
-import { dropStringMessages } from './redis-sharded-subscribers.js';
+import { compactSlotCopy, dropStringMessages } from './redis-sharded-subscribers.js';
 import { SlotRefresher } from './redis-slot-refresh.js';
 import { withTimeout } from '../with-timeout.js';
 
@@ -109,8 +109,12 @@ export class RedisLink {
     connection.on('close', () => this.connectionLost(role));
     connection.on('end', () => this.connectionLost(role));
     if (this.options.isCluster && role === 'subscriber') {
-      connection.on('+subscriber', () => dropStringMessages(connection));
-      dropStringMessages(connection);
+      const lighten = (): void => {
+        dropStringMessages(connection);
+        compactSlotCopy(connection);
+      };
+      connection.on('+subscriber', lighten).on('refresh', lighten);
+      lighten();
     }
     if (this.options.isCluster && connection.refreshSlotsCache !== undefined) {
       const refresher = new SlotRefresher(connection);
