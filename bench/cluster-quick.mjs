@@ -4,7 +4,7 @@
 //
 //   npm run build:test                            # builds build/lib and the test helpers it reuses
 //   node bench/cluster-quick.mjs                  # starts redis-server, a 6-process Redis Cluster and nats-server
-//   node bench/cluster-quick.mjs --backplanes redis,nats --messages 50000 --clients 20
+//   node bench/cluster-quick.mjs --backplanes redis,nats --messages 20000 --clients 20
 //   node bench/cluster-quick.mjs --json out.json  # also writes the results as JSON (npm run bench reads it)
 //   node bench/cluster-quick.mjs --rate 2000      # latency at a fixed rate instead of half of each peak
 //   node bench/cluster-quick.mjs --idle 5000      # also: server memory per idle connection
@@ -255,7 +255,7 @@ function cpuBetween(a, b, receiverPid) {
 async function main() {
   const { values } = parseArgs({
     options: {
-      messages: { type: 'string', default: '20000' },
+      messages: { type: 'string', default: '5000' },
       clients: { type: 'string', default: '10' },
       size: { type: 'string', default: '64' },
       'latency-seconds': { type: 'string', default: '2' },
