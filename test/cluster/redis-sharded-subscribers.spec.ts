@@ -78,6 +78,19 @@ describe('compactSlotCopy', () => {
     assert.equal(distinctArrays(compact), 2);
   });
 
+  it('leaves a copy it already made as it is (a refresh that changed nothing)', () => {
+    const { connection, group } = groupOf(JSON.parse(JSON.stringify(slotMap([[0, 16383, a]]))));
+    compactSlotCopy(connection);
+    const compact = group.clusterSlots;
+    compactSlotCopy(connection);
+    assert.equal(group.clusterSlots, compact);
+    // A new copy from ioredis (the map changed) is compacted again.
+    group.clusterSlots = JSON.parse(JSON.stringify(slotMap([[0, 16383, b]])));
+    compactSlotCopy(connection);
+    assert.notEqual(group.clusterSlots, compact);
+    assert.equal(distinctArrays(group.clusterSlots as unknown[]), 1);
+  });
+
   it('does nothing without the internals it expects', () => {
     assert.doesNotThrow(() => compactSlotCopy({} as RedisConnection));
     const { connection, group } = groupOf('not an array');

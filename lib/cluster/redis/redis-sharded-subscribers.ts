@@ -57,7 +57,8 @@ export function dropStringMessages(connection: RedisConnection): void {
 export function compactSlotCopy(connection: RedisConnection): void {
   const group = (connection as { shardedSubscribers?: { clusterSlots?: unknown } }).shardedSubscribers;
   const slots = group?.clusterSlots;
-  if (!Array.isArray(slots)) return;
+  // A refresh that changed nothing leaves the compact copy in place: nothing to redo.
+  if (!Array.isArray(slots) || COMPACT_COPIES.has(slots)) return;
   const copies = new Map<string, unknown[]>();
   const compact: unknown[] = new Array<unknown>(slots.length);
   let previous: unknown[] | undefined;
@@ -80,8 +81,12 @@ export function compactSlotCopy(connection: RedisConnection): void {
     }
     compact[slot] = previousCopy;
   }
+  COMPACT_COPIES.add(compact);
   group!.clusterSlots = compact;
 }
+
+/** The copies {@link compactSlotCopy} made. */
+const COMPACT_COPIES = new WeakSet<unknown[]>();
 
 function sameEntries(a: readonly unknown[], b: readonly unknown[]): boolean {
   if (a.length !== b.length) return false;
