@@ -35,6 +35,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as perfHooks from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
+import { median } from './lib/stats.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -517,12 +518,11 @@ async function main() {
       const local = first ?? (await run('local', single, pairMessages, 0));
       pairs.push({ local: local.msgPerSec, cross: cross.msgPerSec, ratio: cross.msgPerSec / local.msgPerSec });
     }
-    const middle = (list) => [...list].sort((a, b) => a - b)[Math.floor((list.length - 1) / 2)];
     return {
       pairs,
-      pairedRatio: middle(pairs.map((pair) => pair.ratio)),
-      pairedRate: middle(pairs.map((pair) => pair.cross)),
-      pairedLocalRate: middle(pairs.map((pair) => pair.local)),
+      pairedRatio: median(pairs.map((pair) => pair.ratio)),
+      pairedRate: median(pairs.map((pair) => pair.cross)),
+      pairedLocalRate: median(pairs.map((pair) => pair.local)),
     };
   };
 

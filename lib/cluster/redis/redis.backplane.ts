@@ -117,12 +117,12 @@ export class RedisBackplane extends EventEmitter<BackplaneEvents> implements Bac
     this.starting = this.start();
   }
 
-  /** A number 1..65535 unique among the live nodes on this Redis (0 until `ready()`). */
   /** {@inheritDoc BroadcastRelay.presenceSyncInterval} */
   get presenceSyncInterval(): number {
     return this.options.presenceSyncInterval;
   }
 
+  /** A number 1..65535 unique among the live nodes on this Redis (0 until `ready()`). */
   get nodeNumber(): number {
     return this.counts.nodeNumber;
   }

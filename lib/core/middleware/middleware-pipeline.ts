@@ -75,7 +75,6 @@ export class MiddlewarePipeline {
     return this.items;
   }
 
-
   /** Runs `onDataReceived` hooks; synchronous unless a hook returns a promise. */
   received(session: Session, data: Buffer): Buffer | null | Promise<Buffer | null> {
     return runData(this.receivers, 0, session, data);

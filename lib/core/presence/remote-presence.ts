@@ -75,10 +75,8 @@ export class RemotePresence {
   /** What this node knows of `nodeId`'s entries in `group`, as {@link presenceDigest} summarises them. */
   digestOf(group: string, nodeId: string): string {
     const node = originOf(nodeId);
-    const entries = this.byGroup.get(group)?.values() ?? [];
-    return presenceDigest((function* () {
-      for (const entry of entries) if (entry.node === node) yield entry;
-    })());
+    const entries = [...(this.byGroup.get(group)?.values() ?? [])];
+    return presenceDigest(entries.filter((entry) => entry.node === node));
   }
 
   /**

@@ -16,11 +16,11 @@ import { clockMs } from '../util/clock.js';
 import type { SessionWebSocket } from './session-websocket.js';
 import { encodeFrame, OPCODE_BINARY, OPCODE_TEXT, writeFrameHeader } from './ws-frame.js';
 
-
 /** An empty write, queued behind pending bytes to learn when they have gone out. */
 const EMPTY = Buffer.alloc(0);
 const DRAIN_LISTENED = 1;
 const WRITE_BARRIER = 2;
+
 /** What the client sent in its WebSocket handshake. */
 export interface WsHandshake {
   /** Request path without the query string. */
